@@ -1,0 +1,65 @@
+"""Exceptions raised by the NeuroMorpho.Org client and downloader.
+
+TLS and transport failures stay :mod:`requests` exceptions (``requests.exceptions.SSLError``,
+``ConnectionError``, ``Timeout``...) so existing ``except`` clauses keep working. Errors about
+what the API answered derive from :class:`NeuroMorphoError`::
+
+    NeuroMorphoError
+    ├── NeuronNotFound (also LookupError)        unknown neuron id or name
+    ├── UnknownFieldError (also ValueError)      a field name the API does not know
+    ├── APIError                                 an unexpected status or body from the API
+    │   └── ServiceUnavailable                   the site reports an outage
+    └── DownloadError                            a download could not be completed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "APIError",
+    "DownloadError",
+    "NeuroMorphoError",
+    "NeuronNotFound",
+    "ServiceUnavailable",
+    "UnknownFieldError",
+]
+
+
+class NeuroMorphoError(Exception):
+    """Base class of the errors this package raises about NeuroMorpho.Org answers."""
+
+
+class NeuronNotFound(NeuroMorphoError, LookupError):
+    """No neuron has the requested id or name."""
+
+    def __init__(self, key: int | str, message: str | None = None) -> None:
+        self.key = key
+        super().__init__(message or f"no neuron with {'id' if isinstance(key, int) else 'name'} {key!r}")
+
+
+class UnknownFieldError(NeuroMorphoError, ValueError):
+    """A field name is not one of the API's searchable fields."""
+
+    def __init__(self, field: str, suggestions: Sequence[str] = ()) -> None:
+        self.field = field
+        self.suggestions = tuple(suggestions)
+        hint = f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown field {field!r}{hint} (see NeuroMorpho().fields())")
+
+
+class APIError(NeuroMorphoError):
+    """The API answered with an unexpected status code or body."""
+
+    def __init__(self, message: str, *, status: int | None = None, url: str | None = None) -> None:
+        self.status = status
+        self.url = url
+        super().__init__(message)
+
+
+class ServiceUnavailable(APIError):
+    """NeuroMorpho.Org reports a service interruption."""
+
+
+class DownloadError(NeuroMorphoError):
+    """A file could not be downloaded and verified."""
