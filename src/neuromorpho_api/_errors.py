@@ -35,7 +35,9 @@ class NeuronNotFound(NeuroMorphoError, LookupError):
 
     def __init__(self, key: int | str, message: str | None = None) -> None:
         self.key = key
-        super().__init__(message or f"no neuron with {'id' if isinstance(key, int) else 'name'} {key!r}")
+        super().__init__(
+            message or f"no neuron with {'id' if isinstance(key, int) else 'name'} {key!r}"
+        )
 
 
 class UnknownFieldError(NeuroMorphoError, ValueError):
@@ -44,7 +46,9 @@ class UnknownFieldError(NeuroMorphoError, ValueError):
     def __init__(self, field: str, suggestions: Sequence[str] = ()) -> None:
         self.field = field
         self.suggestions = tuple(suggestions)
-        hint = f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?" if suggestions else ""
+        hint = (
+            f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?" if suggestions else ""
+        )
         super().__init__(f"unknown field {field!r}{hint} (see NeuroMorpho().fields())")
 
 

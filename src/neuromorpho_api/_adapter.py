@@ -1,0 +1,190 @@
+"""A requests transport adapter that lowers the TLS security level for NeuroMorpho.Org only."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional, Union
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.models import PreparedRequest, Response
+
+from neuromorpho_api._tls import (
+    NEUROMORPHO_HOSTS,
+    _new_context,
+    explain_ssl_error,
+    is_neuromorpho_host,
+)
+
+__all__ = ["NeuroMorphoAdapter"]
+
+_Verify = Union[bool, str]
+_Cert = Union[str, tuple[str, str], None]
+_ContextKey = tuple[Optional[tuple[str, str]], Optional[tuple[str, Optional[str]]]]
+
+# Enough for every (verify, cert) combination a real program uses; bounded so a program that
+# cycles through temporary CA files cannot grow the cache without limit.
+_MAX_CONTEXTS = 32
+
+
+class NeuroMorphoAdapter(HTTPAdapter):
+    """An :class:`~requests.adapters.HTTPAdapter` that reaches NeuroMorpho.Org.
+
+    Requests whose parsed host is exactly one of :data:`~neuromorpho_api.NEUROMORPHO_HOSTS`
+    (any case, any port, one trailing dot) use a context at OpenSSL security level 1; every
+    other host gets urllib3's stock context. Certificate and hostname verification stay on, and
+    ``verify=``, ``cert=``, ``REQUESTS_CA_BUNDLE`` and proxies mean what they mean in requests.
+    Mount it on ``"https://"`` of any session::
+
+        session.mount("https://", NeuroMorphoAdapter())
+    """
+
+    __attrs__ = [*HTTPAdapter.__attrs__, "hosts"]  # noqa: RUF012 (requests declares it this way)
+
+    def __init__(self, *args: Any, hosts: Iterable[str] = NEUROMORPHO_HOSTS, **kwargs: Any) -> None:
+        if not hasattr(HTTPAdapter, "build_connection_pool_key_attributes"):
+            raise RuntimeError(
+                "neuromorpho_api needs requests>=2.32.4: older releases cannot apply a "
+                "per-host TLS context (installed: requests "
+                f"{getattr(requests, '__version__', '?')})"
+            )
+        hosts = frozenset(hosts)
+        unknown = hosts - NEUROMORPHO_HOSTS
+        if unknown:
+            raise ValueError(
+                f"the lowered security level is only for {sorted(NEUROMORPHO_HOSTS)}, "
+                f"not {sorted(unknown)}"
+            )
+        # Set before super().__init__(), which calls init_poolmanager().
+        self.hosts = hosts
+        self._contexts_lock = threading.Lock()
+        self._contexts: OrderedDict[_ContextKey, ssl.SSLContext] = OrderedDict()
+        super().__init__(*args, **kwargs)
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        # SSLContext does not pickle; contexts are rebuilt lazily after unpickling.
+        self._contexts_lock = threading.Lock()
+        self._contexts = OrderedDict()
+        self.hosts = NEUROMORPHO_HOSTS
+        super().__setstate__(dict(state))
+
+    def applies_to(self, host: str | None) -> bool:
+        """Whether requests to *host* use the lowered security level."""
+        return is_neuromorpho_host(host) and (host or "").lower().rstrip(".") in self.hosts
+
+    # -- context selection ---------------------------------------------------------------
+
+    def build_connection_pool_key_attributes(
+        self, request: PreparedRequest, verify: _Verify, cert: _Cert = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        if host_params.get("scheme") == "https" and self.applies_to(host_params.get("host")):
+            key = _context_key(verify, cert)
+            if key is not None:
+                try:
+                    pool_kwargs["ssl_context"] = self._context_for(key)
+                except (ssl.SSLError, OSError) as error:
+                    raise requests.exceptions.SSLError(error, request=request) from error
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: _Verify, cert: _Cert) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        context = getattr(conn, "conn_kw", {}).get("ssl_context")
+        if context is None or not self._owns(context):
+            return
+        # Our context already holds the trust and the client certificate. Left on the pool,
+        # these make urllib3 reload the CA bundle into it for every new connection (~21 ms).
+        # Behind an HTTPS proxy they also verify the proxy leg, so they stay there.
+        proxy = getattr(conn, "proxy", None)
+        if proxy is not None and getattr(proxy, "scheme", None) == "https":
+            return
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+        conn.cert_file = None
+        conn.key_file = None
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().send(request, *args, **kwargs)
+        except requests.exceptions.SSLError as error:
+            from urllib3.util import parse_url
+
+            hint = explain_ssl_error(error, parse_url(request.url or "").host)
+            if hint is None:
+                raise
+            raise requests.exceptions.SSLError(
+                f"{error} -- {hint}", request=request, response=error.response
+            ) from error
+
+    # -- contexts --------------------------------------------------------------------------
+
+    def _owns(self, context: ssl.SSLContext) -> bool:
+        with self._contexts_lock:
+            return any(context is known for known in self._contexts.values())
+
+    def _context_for(self, key: _ContextKey) -> ssl.SSLContext:
+        with self._contexts_lock:
+            context = self._contexts.get(key)
+            if context is not None:
+                self._contexts.move_to_end(key)
+                return context
+            trust, client_cert = key
+            # One context per (verify, cert), never mutated once cached: a shared context
+            # would accumulate trust and client certificates across requests.
+            context = _new_context(verify=trust is not None)
+            if trust is not None:
+                kind, location = trust
+                if kind == "dir":
+                    context.load_verify_locations(capath=location)
+                else:
+                    context.load_verify_locations(cafile=location)
+            if client_cert is not None:
+                context.load_cert_chain(client_cert[0], client_cert[1])
+            self._contexts[key] = context
+            while len(self._contexts) > _MAX_CONTEXTS:
+                self._contexts.popitem(last=False)
+            return context
+
+
+def _context_key(verify: _Verify, cert: _Cert) -> _ContextKey | None:
+    """The cache key for (verify, cert), or None to leave the request to stock requests.
+
+    None is returned for paths that do not exist, so that requests raises its usual error.
+    """
+    trust: tuple[str, str] | None
+    if not verify:
+        trust = None
+    else:
+        if verify is True:
+            from requests import adapters
+            from requests.utils import extract_zipped_paths
+
+            # The module global that stock cert_verify() reads, so both always agree.
+            location = extract_zipped_paths(vars(adapters)["DEFAULT_CA_BUNDLE_PATH"])
+        else:
+            location = verify
+        if not location or not os.path.exists(location):
+            return None
+        location = os.path.abspath(location)
+        trust = ("dir" if os.path.isdir(location) else "file", location)
+
+    client_cert: tuple[str, str | None] | None = None
+    if cert:
+        if isinstance(cert, (tuple, list)):
+            cert_file, key_file = cert[0], cert[1]
+        else:
+            cert_file, key_file = cert, None
+        paths = [p for p in (cert_file, key_file) if p]
+        if not all(os.path.exists(p) for p in paths):
+            return None
+        client_cert = (
+            os.path.abspath(cert_file),
+            os.path.abspath(key_file) if key_file else None,
+        )
+    return trust, client_cert

@@ -1,0 +1,94 @@
+"""``NeuroMorphoSession``: a requests session that can talk to NeuroMorpho.Org."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Optional, Union
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.utils import default_user_agent
+from urllib3.util.retry import Retry
+
+from neuromorpho_api._adapter import NeuroMorphoAdapter
+from neuromorpho_api._retry import default_retry
+from neuromorpho_api._version import __version__
+
+__all__ = ["DEFAULT_TIMEOUT", "NeuroMorphoSession"]
+
+_Timeout = Union[None, float, tuple[Optional[float], Optional[float]]]
+
+DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
+"""(connect, read) seconds, used when a request gives no ``timeout``."""
+
+# Position of ``timeout`` among Session.request's arguments after (method, url).
+_TIMEOUT_POSITION = 6
+
+
+class NeuroMorphoSession(requests.Session):
+    """A :class:`requests.Session` that reaches NeuroMorpho.Org, safely.
+
+    - ``https://`` goes through :class:`NeuroMorphoAdapter`: security level 1 for
+      ``neuromorpho.org`` and ``www.neuromorpho.org`` only, verification always on.
+    - Requests without a ``timeout`` get :data:`DEFAULT_TIMEOUT`; an explicit ``timeout=None``
+      still means "wait forever".
+    - Idempotent requests are retried on connection errors and 429/5xx with exponential
+      backoff that honours ``Retry-After``; TLS failures are raised at once.
+    - The User-Agent names this package.
+
+    It also answers the module-level names scripts use from ``requests`` (``exceptions``,
+    ``codes``, ``HTTPError``, ``Session``...), so ``from neuromorpho_api import requestor as
+    requests`` is a drop-in replacement.
+    """
+
+    __attrs__ = [*requests.Session.__attrs__, "timeout"]  # noqa: RUF012 (requests declares it this way)
+
+    exceptions = requests.exceptions
+    codes = requests.codes
+    status_codes = requests.status_codes
+    Request = requests.Request
+    Response = requests.Response
+    PreparedRequest = requests.PreparedRequest
+    RequestException = requests.RequestException
+    HTTPError = requests.HTTPError
+    ConnectionError = requests.ConnectionError
+    Timeout = requests.Timeout
+    ConnectTimeout = requests.ConnectTimeout
+    ReadTimeout = requests.ReadTimeout
+    TooManyRedirects = requests.TooManyRedirects
+    URLRequired = requests.URLRequired
+    JSONDecodeError = requests.JSONDecodeError
+    Session: ClassVar[type[NeuroMorphoSession]]
+
+    def __init__(
+        self,
+        *,
+        timeout: _Timeout = DEFAULT_TIMEOUT,
+        retries: int | Retry | None = None,
+        pool_maxsize: int = 10,
+    ) -> None:
+        super().__init__()
+        self.timeout: _Timeout = timeout
+        retry = default_retry() if retries is None else retries
+        if isinstance(retry, int):
+            retry = default_retry(retry)
+        self.headers["User-Agent"] = f"neuromorpho-api/{__version__} {default_user_agent()}"
+        self.mount("https://", NeuroMorphoAdapter(max_retries=retry, pool_maxsize=pool_maxsize))
+        self.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=pool_maxsize))
+
+    def request(
+        self, method: str, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        """Send a request; as :meth:`requests.Session.request`, with a default timeout."""
+        if len(args) <= _TIMEOUT_POSITION and "timeout" not in kwargs:
+            kwargs["timeout"] = self.timeout
+        return super().request(method, url, *args, **kwargs)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("timeout", DEFAULT_TIMEOUT)
+        super().__setstate__(state)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} timeout={self.timeout!r}>"
+
+
+NeuroMorphoSession.Session = NeuroMorphoSession

@@ -1,0 +1,131 @@
+"""The lowered-security TLS context for NeuroMorpho.Org, and the host rule that scopes it.
+
+NeuroMorpho.Org has been seen negotiating DHE with a 1024-bit group, which OpenSSL refuses at
+security level 2 (``DH_KEY_TOO_SMALL``). Level 1 is the exact minimum that accepts a 1024-bit
+group; level 0 buys nothing for DH and re-opens SHA-1 signatures, so it is never used.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+
+__all__ = [
+    "LEGACY_CIPHERS",
+    "NEUROMORPHO_HOSTS",
+    "explain_ssl_error",
+    "is_neuromorpho_host",
+    "ssl_context",
+]
+
+NEUROMORPHO_HOSTS: frozenset[str] = frozenset({"neuromorpho.org", "www.neuromorpho.org"})
+"""The only hosts for which the security level is lowered."""
+
+# Python's own default offer (3.11-3.13) with the level lowered from 2 to 1: the same 17 suites,
+# ECDHE and TLS 1.3 first, no static RSA, no SHA-1 MAC. The server picks DHE from this very offer,
+# so the level is the only thing that has to change.
+LEGACY_CIPHERS = (
+    "@SECLEVEL=1:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
+)
+
+
+def is_neuromorpho_host(host: str | None) -> bool:
+    """Whether *host* (a parsed host name, not a URL) is one of :data:`NEUROMORPHO_HOSTS`.
+
+    Case-insensitive, one trailing dot allowed. Look-alikes such as
+    ``neuromorpho.org.evil.test`` or ``neuromorpho.orgevil.test`` are not matched.
+    """
+    if not host:
+        return False
+    name = host.lower()
+    if name.endswith("."):
+        name = name[:-1]
+    return name in NEUROMORPHO_HOSTS
+
+
+def _new_context(*, verify: bool) -> ssl.SSLContext:
+    # Imported here so that importing the package stays as cheap as importing requests.
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    context = create_urllib3_context(
+        ciphers=LEGACY_CIPHERS,
+        cert_reqs=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE,
+    )
+    if verify:
+        # urllib3 1.26 turns the stdlib hostname check off and matches names itself; turning it
+        # back on makes every user of this context check the name, whatever drives it.
+        context.check_hostname = True
+    else:
+        # Order matters: CERT_NONE is refused while check_hostname is on.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def ssl_context(
+    cafile: str | None = None,
+    *,
+    capath: str | None = None,
+    cadata: str | None = None,
+) -> ssl.SSLContext:
+    """A verifying client context that accepts NeuroMorpho.Org's 1024-bit DH group.
+
+    For ``urllib.request``, httpx, aiohttp and other clients. Certificate and hostname
+    verification are on. Trust comes from *cafile*, *capath* or *cadata* when given, otherwise
+    from the CA bundle that requests uses (certifi). Use it only for connections to
+    :data:`NEUROMORPHO_HOSTS`; everything else should keep its client's default context.
+    """
+    context = _new_context(verify=True)
+    if cafile is None and capath is None and cadata is None:
+        from requests.utils import DEFAULT_CA_BUNDLE_PATH, extract_zipped_paths
+
+        cafile = extract_zipped_paths(DEFAULT_CA_BUNDLE_PATH)
+    context.load_verify_locations(cafile=cafile, capath=capath, cadata=cadata)
+    return context
+
+
+def _reasons(error: BaseException) -> Iterator[BaseException]:
+    """Walk an exception and everything it wraps (cause, context, args, urllib3's reason)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        stack.extend(item for item in linked if isinstance(item, BaseException))
+
+
+def _has_token(error: BaseException, token: str, text: str) -> bool:
+    for item in _reasons(error):
+        if isinstance(item, ssl.SSLError) and item.reason == token:
+            return True
+        if text in str(item).lower():
+            return True
+    return False
+
+
+def explain_ssl_error(error: BaseException, host: str | None) -> str | None:
+    """A one-sentence hint about a TLS failure, or None when there is nothing useful to add."""
+    if _has_token(error, "DH_KEY_TOO_SMALL", "dh key too small"):
+        if is_neuromorpho_host(host):
+            return (
+                "the server's Diffie-Hellman group was refused even at OpenSSL security level 1; "
+                "this happens when OpenSSL runs in FIPS mode or a system crypto policy forbids "
+                "1024-bit groups. Run `neuromorpho doctor` for details, or use the plain-HTTP "
+                "mirror base URL http://cng.gmu.edu:8080/api"
+            )
+        return (
+            f"{host!r} offers a Diffie-Hellman group below 2048 bits; neuromorpho_api lowers the "
+            "security level only for " + " and ".join(sorted(NEUROMORPHO_HOSTS))
+        )
+    if _has_token(error, "CERTIFICATE_VERIFY_FAILED", "certificate verify failed"):
+        return (
+            "the server certificate could not be verified. If a proxy or firewall inspects TLS, "
+            "pass its CA bundle with verify='/path/to/ca.pem' (or set REQUESTS_CA_BUNDLE); "
+            "never switch verification off for real data"
+        )
+    return None
