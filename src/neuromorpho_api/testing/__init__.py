@@ -1,0 +1,299 @@
+"""An offline emulator of NeuroMorpho.Org, for tests, docs, benchmarks and demos.
+
+It serves the REST API and the data files from a deterministic synthetic database over real
+HTTPS on 127.0.0.1, with the real server's TLS shape (TLS 1.2, DHE-RSA, a 1024-bit group)::
+
+    from neuromorpho_api.testing import Emulator
+
+    with Emulator() as emulator:
+        # https://neuromorpho.org now reaches the emulator, and only from this process
+        records = NeuroMorpho().search(species="rat")
+
+Inside the ``with`` block, ``neuromorpho.org`` and ``www.neuromorpho.org`` resolve to the
+emulator, every other non-loopback name fails to resolve, and ``REQUESTS_CA_BUNDLE`` names a
+bundle that trusts the emulator's CA. Child processes get the same through a loopback proxy:
+pass them :meth:`Emulator.environ`. In pytest, use the ``neuromorpho_emulator`` fixture.
+
+The certificates shipped for it are a throwaway, loopback-only PKI: the CA's private key was
+discarded when it was made, and the server key is public, so the CA is trusted only while an
+emulator is active, and only for connections the emulator routes to this machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+
+from neuromorpho_api.testing._app import EmulatorOptions, NeuroMorphoApp, Reply
+from neuromorpho_api.testing._database import SyntheticDatabase
+from neuromorpho_api.testing._resolver import RouteTable, activate, deactivate
+from neuromorpho_api.testing._tlsserver import (
+    PROFILES,
+    Fault,
+    FaultPlan,
+    Handshake,
+    Identity,
+    Profile,
+    RequestRecord,
+    ServerSet,
+)
+
+__all__ = [
+    "PROFILES",
+    "Emulator",
+    "EmulatorOptions",
+    "Fault",
+    "FaultPlan",
+    "Handshake",
+    "Identity",
+    "RequestRecord",
+    "SyntheticDatabase",
+]
+
+_TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+DEFAULT_HOSTS = frozenset({"neuromorpho.org", "www.neuromorpho.org"})
+
+
+class Emulator:
+    """A NeuroMorpho.Org emulator on loopback.
+
+    :param n_neurons: size of the synthetic database (ignored when *database* is given).
+    :param seed: seed of the synthetic database; the same seed gives the same data.
+    :param profile: the TLS shape, one of :data:`PROFILES` (default: the real server's).
+    :param hosts: host names routed to the emulator while it is active.
+    :param identity: certificate chain, key and CA; default: the shipped loopback-only PKI.
+    :param client_ca: ask for client certificates and verify them against this CA file.
+    :param isolate: while active, make every other non-loopback name fail to resolve.
+    :param latency: seconds added to every response (to imitate a real network).
+    :param https_proxy: serve the proxy over TLS (an HTTPS proxy) instead of plain HTTP.
+    """
+
+    base_url = "https://neuromorpho.org"
+
+    def __init__(
+        self,
+        n_neurons: int = 3000,
+        *,
+        seed: int = 0,
+        database: SyntheticDatabase | None = None,
+        options: EmulatorOptions | None = None,
+        profile: Profile = "legacy",
+        hosts: frozenset[str] = DEFAULT_HOSTS,
+        identity: Identity | None = None,
+        client_ca: str | None = None,
+        isolate: bool = True,
+        latency: float = 0.0,
+        https_proxy: bool = False,
+    ) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown TLS profile {profile!r}; choose from {PROFILES}")
+        self.database = (
+            database if database is not None else SyntheticDatabase(n_neurons, seed=seed)
+        )
+        self.app = NeuroMorphoApp(self.database, options or EmulatorOptions())
+        self.identity = identity or Identity.shipped()
+        self.hosts = frozenset(host.lower().rstrip(".") for host in hosts)
+        self.isolate = isolate
+        self._servers = ServerSet(
+            handle=self._handle,
+            profile=profile,
+            identity=self.identity,
+            client_ca=client_ca,
+            latency=latency,
+            https_proxy=https_proxy,
+            hosts=self.hosts,
+        )
+        self._lock = threading.Lock()
+        self._started = False
+        self._workdir: str | None = None
+        self._activations: list[tuple[RouteTable, dict[str, str | None]]] = []
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def options(self) -> EmulatorOptions:
+        """Switches between the candidate behaviours of the real server (mutable)."""
+        return self.app.options
+
+    @options.setter
+    def options(self, value: EmulatorOptions) -> None:
+        self.app.options = value
+
+    @property
+    def faults(self) -> FaultPlan:
+        """Faults to inject into the next matching responses."""
+        return self._servers.faults
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The requests answered so far, oldest first."""
+        return list(self._servers.requests)
+
+    @property
+    def handshakes(self) -> list[Handshake]:
+        """The TLS handshakes so far (negotiated protocol, cipher, DH size), oldest first."""
+        return list(self._servers.handshakes)
+
+    @property
+    def proxy_tunnels(self) -> list[str]:
+        """``host:port`` of every CONNECT tunnel the proxy opened."""
+        return list(self._servers.proxy_tunnels)
+
+    @property
+    def profile(self) -> Profile:
+        return self._servers.profile
+
+    @property
+    def latency(self) -> float:
+        return self._servers.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self._servers.latency = seconds
+
+    @property
+    def port(self) -> int:
+        """The HTTPS port on 127.0.0.1."""
+        return self._servers.https_port
+
+    @property
+    def http_port(self) -> int:
+        """The plain-HTTP port on 127.0.0.1 (it redirects to https, like the real site)."""
+        return self._servers.http_port
+
+    @property
+    def proxy_url(self) -> str:
+        """URL of the loopback proxy that tunnels only to the emulator."""
+        scheme = "https" if self._servers._proxy.context is not None else "http"
+        host = "localhost" if scheme == "https" else "127.0.0.1"
+        return f"{scheme}://{host}:{self._servers.proxy_port}"
+
+    @property
+    def ca_file(self) -> str:
+        """PEM file of the CA that signed the emulator's certificate."""
+        return self.identity.ca
+
+    @property
+    def ca_bundle(self) -> str:
+        """A bundle with certifi's roots plus the emulator's CA (created on start)."""
+        if self._workdir is None:
+            raise RuntimeError("start the emulator first")
+        return os.path.join(self._workdir, "ca-bundle.pem")
+
+    def reset(self) -> None:
+        """Default options, no faults, empty request and handshake logs."""
+        self.app.options = EmulatorOptions()
+        self._servers.faults.clear()
+        self._servers.requests.clear()
+        self._servers.handshakes.clear()
+        self._servers.proxy_tunnels.clear()
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Start serving (without routing anything to it yet)."""
+        with self._lock:
+            if not self._started:
+                self._workdir = tempfile.mkdtemp(prefix="neuromorpho-emulator-")
+                self._write_bundle(os.path.join(self._workdir, "ca-bundle.pem"))
+                self._servers.start()
+                self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and undo every activation."""
+        while self._activations:
+            self.deactivate()
+        with self._lock:
+            if self._started:
+                self._servers.stop()
+                self._started = False
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
+
+    def activate(self) -> None:
+        """Route NeuroMorpho.Org to the emulator and trust its CA, in this process."""
+        self.start()
+        table = RouteTable(self.hosts, self.http_port, self.port, self.isolate)
+        saved = {name: os.environ.get(name) for name in _TRUST_VARIABLES}
+        activate(table)
+        os.environ["REQUESTS_CA_BUNDLE"] = self.ca_bundle
+        os.environ.pop("CURL_CA_BUNDLE", None)
+        self._activations.append((table, saved))
+
+    def deactivate(self) -> None:
+        """Undo the latest :meth:`activate`."""
+        table, saved = self._activations.pop()
+        deactivate(table)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[Emulator]:
+        """Context manager form of :meth:`activate` / :meth:`deactivate`."""
+        self.activate()
+        try:
+            yield self
+        finally:
+            self.deactivate()
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        self.activate()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def environ(self) -> dict[str, str]:
+        """Environment variables that point a child process's requests at the emulator.
+
+        The child keeps real URLs: its connections to NeuroMorpho.Org go through the
+        emulator's loopback proxy, which refuses every other destination.
+        """
+        self.start()
+        return {
+            "HTTPS_PROXY": self.proxy_url,
+            "HTTP_PROXY": self.proxy_url,
+            "https_proxy": self.proxy_url,
+            "http_proxy": self.proxy_url,
+            "NO_PROXY": "",
+            "no_proxy": "",
+            "REQUESTS_CA_BUNDLE": self.ca_bundle,
+        }
+
+    def __repr__(self) -> str:
+        state = f"port {self.port}" if self._started else "stopped"
+        return f"<Emulator {len(self.database.neurons)} neurons, {self.profile}, {state}>"
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes, base_url: str
+    ) -> Reply:
+        return self.app.handle(method, target, headers, body, base_url=base_url)
+
+    def _write_bundle(self, path: str) -> None:
+        from requests.utils import DEFAULT_CA_BUNDLE_PATH, extract_zipped_paths
+
+        roots = extract_zipped_paths(DEFAULT_CA_BUNDLE_PATH)
+        with open(path, "wb") as bundle:
+            with contextlib.suppress(OSError), open(roots, "rb") as source:
+                shutil.copyfileobj(source, bundle)
+            bundle.write(b"\n")
+            with open(self.identity.ca, "rb") as ca:
+                bundle.write(ca.read())

@@ -1,0 +1,43 @@
+"""pytest fixtures for testing code that talks to NeuroMorpho.Org, offline.
+
+Registered automatically (entry point ``pytest11``) when neuromorpho-api is installed::
+
+    def test_my_pipeline(neuromorpho_emulator):
+        rats = list(NeuroMorpho().search(species="rat"))
+        assert len(rats) == len(neuromorpho_emulator.database.search("species:rat"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from neuromorpho_api.testing import Emulator
+
+
+@pytest.fixture(scope="session")
+def neuromorpho_emulator_server() -> Iterator[Emulator]:
+    """One emulator (3,000 neurons, the real server's TLS shape) for the whole test session."""
+    from neuromorpho_api.testing import Emulator
+
+    emulator = Emulator().start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def neuromorpho_emulator(neuromorpho_emulator_server: Emulator) -> Iterator[Emulator]:
+    """The emulator, active for this test: NeuroMorpho.Org's URLs reach it.
+
+    Options, faults and logs are reset before and after the test.
+    """
+    emulator = neuromorpho_emulator_server
+    emulator.reset()
+    with emulator.active():
+        yield emulator
+    emulator.reset()

@@ -1,0 +1,163 @@
+"""The public surface: names, drop-in attributes, pickling, import hygiene, error hints."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import ssl
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import requests
+
+import neuromorpho_api
+from neuromorpho_api import NEUROMORPHO_HOSTS, NeuroMorphoAdapter, NeuroMorphoSession, requestor
+from neuromorpho_api._tls import LEGACY_CIPHERS, explain_ssl_error, is_neuromorpho_host
+from neuromorpho_api.testing import Emulator
+
+
+def test_public_names_are_exactly_these() -> None:
+    assert sorted(neuromorpho_api.__all__) == sorted(
+        [
+            "APIError",
+            "DEFAULT_TIMEOUT",
+            "DownloadError",
+            "NEUROMORPHO_HOSTS",
+            "NeuroMorphoAdapter",
+            "NeuroMorphoError",
+            "NeuroMorphoSession",
+            "NeuronNotFound",
+            "ServiceUnavailable",
+            "UnknownFieldError",
+            "__version__",
+            "requestor",
+            "ssl_context",
+        ]
+    )
+    for name in neuromorpho_api.__all__:
+        assert hasattr(neuromorpho_api, name), name
+    assert frozenset({"neuromorpho.org", "www.neuromorpho.org"}) == NEUROMORPHO_HOSTS
+
+
+def test_requestor_answers_the_module_level_names_of_requests() -> None:
+    assert requestor.exceptions is requests.exceptions
+    assert requestor.codes.ok == 200
+    assert requestor.codes.not_found == 404
+    for name in ("RequestException", "HTTPError", "ConnectionError", "Timeout", "JSONDecodeError"):
+        assert getattr(requestor, name) is getattr(requests, name)
+    fresh = requestor.Session()
+    assert isinstance(fresh, NeuroMorphoSession)
+    assert fresh is not requestor
+    assert isinstance(fresh.get_adapter("https://neuromorpho.org/"), NeuroMorphoAdapter)
+    assert callable(requestor.get) and callable(requestor.request)
+
+
+@pytest.mark.parametrize("clone", [pickle.loads, copy.copy, copy.deepcopy])
+def test_session_pickles_and_copies_and_still_works(legacy: Emulator, clone) -> None:
+    session = NeuroMorphoSession(timeout=(3, 7))
+    session.get("https://neuromorpho.org/api/health")
+    twin = clone(pickle.dumps(session)) if clone is pickle.loads else clone(session)
+    assert isinstance(twin, NeuroMorphoSession)
+    assert twin.timeout == (3, 7)
+    assert twin.get_adapter("https://neuromorpho.org/").hosts == NEUROMORPHO_HOSTS
+    assert twin.get("https://neuromorpho.org/api/health").json() == {"status": "UP"}
+
+
+def test_adapter_mounts_on_a_third_party_session(legacy: Emulator) -> None:
+    session = requests.Session()
+    session.mount("https://", NeuroMorphoAdapter())
+    assert session.get("https://www.neuromorpho.org/api/health").ok
+
+
+def test_adapter_refuses_other_hosts() -> None:
+    with pytest.raises(ValueError, match="only for"):
+        NeuroMorphoAdapter(hosts={"example.org"})
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("neuromorpho.org", True),
+        ("www.neuromorpho.org", True),
+        ("NEUROMORPHO.ORG.", True),
+        ("neuromorpho.org..", False),
+        ("neuromorpho.org.evil.test", False),
+        ("neuromorpho.orgevil.test", False),
+        ("evilneuromorpho.org", False),
+        ("cng.gmu.edu", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_host_rule(host: str | None, expected: bool) -> None:
+    assert is_neuromorpho_host(host) is expected
+
+
+def test_ssl_context_is_verifying_and_level_one() -> None:
+    context = neuromorpho_api.ssl_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname is True
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+    assert context.maximum_version in (ssl.TLSVersion.MAXIMUM_SUPPORTED, ssl.TLSVersion.TLSv1_3)
+    assert context.cert_store_stats()["x509_ca"] > 50  # certifi's roots
+    if sys.version_info >= (3, 10):
+        assert context.security_level == 1
+    names = [cipher["name"] for cipher in context.get_ciphers()]
+    assert names[0].startswith("TLS_")  # TLS 1.3 first
+    assert any(name.startswith("ECDHE-") for name in names)
+    assert any(name.startswith("DHE-") for name in names)
+    assert not any(name.startswith(("AES", "CAMELLIA", "ARIA", "PSK")) for name in names)
+    assert names.index(next(n for n in names if n.startswith("DHE-"))) > names.index(
+        next(n for n in names if n.startswith("ECDHE-"))
+    )
+    assert "@SECLEVEL=1" in LEGACY_CIPHERS and "SECLEVEL=0" not in LEGACY_CIPHERS
+
+
+def test_ssl_context_works_with_urllib(legacy: Emulator) -> None:
+    import json
+    import urllib.request
+
+    context = neuromorpho_api.ssl_context(legacy.ca_file)
+    with urllib.request.urlopen("https://neuromorpho.org/api/health", context=context) as response:
+        assert json.load(response) == {"status": "UP"}
+
+
+def test_error_hint_for_a_refused_group_on_neuromorpho() -> None:
+    error = requests.exceptions.SSLError(
+        ssl.SSLError(1, "[SSL: DH_KEY_TOO_SMALL] dh key too small")
+    )
+    hint = explain_ssl_error(error, "neuromorpho.org")
+    assert hint is not None and "FIPS" in hint and "doctor" in hint
+    assert explain_ssl_error(requests.exceptions.SSLError("other"), "neuromorpho.org") is None
+
+
+def test_import_has_no_side_effects() -> None:
+    code = textwrap.dedent(
+        """
+        import socket, ssl, sys, warnings
+        filters = list(warnings.filters)
+        getaddrinfo = socket.getaddrinfo
+        context_factory = ssl.create_default_context
+        import requests, urllib3
+        ciphers = getattr(urllib3.util.ssl_, "DEFAULT_CIPHERS", None)
+        get = requests.get
+        import neuromorpho_api
+        assert warnings.filters == filters, "warnings filters changed"
+        assert socket.getaddrinfo is getaddrinfo, "resolver patched"
+        assert ssl.create_default_context is context_factory
+        assert requests.get is get
+        assert getattr(urllib3.util.ssl_, "DEFAULT_CIPHERS", None) == ciphers
+        assert requests.Session().get_adapter("https://neuromorpho.org/").__class__ is requests.adapters.HTTPAdapter
+        heavy = {"pandas", "tqdm", "neuromorpho_api.testing", "trustme", "cryptography"} & set(sys.modules)
+        assert not heavy, heavy
+        print("clean")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "clean"
+    assert result.stderr == ""
