@@ -6,12 +6,13 @@ import os
 import ssl
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Optional, Union
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest, Response
+from urllib3.exceptions import ReadTimeoutError
 
 from neuromorpho_api._tls import (
     NEUROMORPHO_HOSTS,
@@ -20,7 +21,7 @@ from neuromorpho_api._tls import (
     is_neuromorpho_host,
 )
 
-__all__ = ["NeuroMorphoAdapter"]
+__all__ = ["NeuroMorphoAdapter", "PlainAdapter"]
 
 _Verify = Union[bool, str]
 _Cert = Union[str, tuple[str, str], None]
@@ -29,6 +30,30 @@ _ContextKey = tuple[Optional[tuple[str, str]], Optional[tuple[str, Optional[str]
 # Enough for every (verify, cert) combination a real program uses; bounded so a program that
 # cycles through temporary CA files cannot grow the cache without limit.
 _MAX_CONTEXTS = 32
+
+
+def _keep_timeouts(
+    send: Callable[..., Response], request: PreparedRequest, *args: Any, **kwargs: Any
+) -> Response:
+    """Call *send*, raising ReadTimeout for a read timeout even after retries ran out.
+
+    With read retries enabled, urllib3 wraps the last ReadTimeoutError in MaxRetryError and
+    requests turns that into a plain ConnectionError, which ``except requests.Timeout`` misses.
+    """
+    try:
+        return send(request, *args, **kwargs)
+    except requests.exceptions.ConnectionError as error:
+        cause = error.args[0] if error.args else None
+        if isinstance(getattr(cause, "reason", None), ReadTimeoutError):
+            raise requests.exceptions.ReadTimeout(error, request=request) from error
+        raise
+
+
+class PlainAdapter(HTTPAdapter):
+    """The stock adapter, except that read timeouts stay ``ReadTimeout`` after retries."""
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        return _keep_timeouts(super().send, request, *args, **kwargs)
 
 
 class NeuroMorphoAdapter(HTTPAdapter):
@@ -111,7 +136,7 @@ class NeuroMorphoAdapter(HTTPAdapter):
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         try:
-            return super().send(request, *args, **kwargs)
+            return _keep_timeouts(super().send, request, *args, **kwargs)
         except requests.exceptions.SSLError as error:
             from urllib3.util import parse_url
 

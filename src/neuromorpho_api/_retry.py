@@ -83,7 +83,7 @@ def default_retry(total: int = 5) -> BoundedRetry:
     return BoundedRetry(
         total=total,
         connect=total,
-        read=2,
+        read=min(2, total),
         status=total,
         other=0,
         redirect=10,

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar, Optional, Union
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.utils import default_user_agent
 from urllib3.util.retry import Retry
 
-from neuromorpho_api._adapter import NeuroMorphoAdapter
+from neuromorpho_api._adapter import NeuroMorphoAdapter, PlainAdapter
 from neuromorpho_api._retry import default_retry
 from neuromorpho_api._version import __version__
 
@@ -73,7 +72,7 @@ class NeuroMorphoSession(requests.Session):
             retry = default_retry(retry)
         self.headers["User-Agent"] = f"neuromorpho-api/{__version__} {default_user_agent()}"
         self.mount("https://", NeuroMorphoAdapter(max_retries=retry, pool_maxsize=pool_maxsize))
-        self.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=pool_maxsize))
+        self.mount("http://", PlainAdapter(max_retries=retry, pool_maxsize=pool_maxsize))
 
     def request(
         self, method: str, url: str | bytes, *args: Any, **kwargs: Any

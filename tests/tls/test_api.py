@@ -137,10 +137,10 @@ def test_import_has_no_side_effects() -> None:
     code = textwrap.dedent(
         """
         import socket, ssl, sys, warnings
+        import requests, urllib3  # requests adds a warnings filter of its own at import
         filters = list(warnings.filters)
         getaddrinfo = socket.getaddrinfo
         context_factory = ssl.create_default_context
-        import requests, urllib3
         ciphers = getattr(urllib3.util.ssl_, "DEFAULT_CIPHERS", None)
         get = requests.get
         import neuromorpho_api

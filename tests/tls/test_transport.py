@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 
 import pytest
 import requests
@@ -20,7 +21,12 @@ HEALTH = "https://neuromorpho.org/api/health"
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record urllib3's retry sleeps instead of sleeping."""
     recorded: list[float] = []
-    monkeypatch.setattr(urllib3.util.retry.time, "sleep", recorded.append)
+    # Replace the module urllib3's retry code sees, not time.sleep itself: the emulator's
+    # stall faults sleep for real.
+    fake_time = types.SimpleNamespace(
+        sleep=recorded.append, time=time.time, monotonic=time.monotonic
+    )
+    monkeypatch.setattr(urllib3.util.retry, "time", fake_time)
     return recorded
 
 
@@ -128,6 +134,17 @@ def test_default_timeout_applies_when_none_is_given(legacy: Emulator) -> None:
         session.get(HEALTH)
 
 
+def test_read_timeout_after_retries_is_still_a_read_timeout(
+    legacy: Emulator, sleeps: list[float]
+) -> None:
+    # urllib3 reports exhausted read retries as MaxRetryError, which requests would turn into
+    # a ConnectionError; `except requests.Timeout` must keep working.
+    legacy.faults.add("/api/health", "stall", seconds=1.0, times=10)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        NeuroMorphoSession(timeout=(5, 0.2)).get(HEALTH)
+    assert len(legacy.requests) == 3
+
+
 def test_explicit_timeout_wins_and_none_means_wait(legacy: Emulator) -> None:
     session = NeuroMorphoSession(timeout=(5, 0.2), retries=0)
     legacy.faults.add("/api/health", "stall", seconds=0.6, times=2)
@@ -185,7 +202,7 @@ def test_post_is_not_retried_on_5xx(legacy: Emulator, sleeps: list[float]) -> No
 
 
 def test_connection_reset_is_retried(legacy: Emulator, sleeps: list[float]) -> None:
-    legacy.faults.add("/api/neuron/id/1", "reset", after_bytes=0)
+    legacy.faults.add("/api/neuron/id/1", "reset")
     response = NeuroMorphoSession().get("https://neuromorpho.org/api/neuron/id/1")
     assert response.json()["neuron_id"] == 1
 
@@ -197,7 +214,12 @@ def test_tls_failures_are_final(pki: PKI, sleeps: list[float]) -> None:
             with pytest.raises(requests.exceptions.SSLError):
                 NeuroMorphoSession().get(HEALTH, verify=pki.identity.ca)
             assert time.monotonic() - started < 5
+            deadline = time.monotonic() + 2  # the server logs a failed handshake a moment later
+            while not rogue.handshakes and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.2)
             assert len(rogue.handshakes) == 1
+            assert not rogue.handshakes[0].ok
             assert sleeps == []
 
 

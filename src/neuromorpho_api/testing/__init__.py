@@ -12,7 +12,7 @@ HTTPS on 127.0.0.1, with the real server's TLS shape (TLS 1.2, DHE-RSA, a 1024-b
 Inside the ``with`` block, ``neuromorpho.org`` and ``www.neuromorpho.org`` resolve to the
 emulator, every other non-loopback name fails to resolve, and ``REQUESTS_CA_BUNDLE`` names a
 bundle that trusts the emulator's CA. Child processes get the same through a loopback proxy:
-pass them :meth:`Emulator.environ`. In pytest, use the ``neuromorpho_emulator`` fixture.
+pass them :meth:`Emulator.environ`. In pytest, use the ``neuromorpho_emulator`` fixture (registered by installing the package).
 
 The certificates shipped for it are a throwaway, loopback-only PKI: the CA's private key was
 discarded when it was made, and the server key is public, so the CA is trusted only while an

@@ -150,8 +150,8 @@ class FaultPlan:
         """Misbehave on the next *times* requests whose target (path and query) matches *match*.
 
         Kinds and their parameters: ``status`` (``status``, ``headers``, ``body``): answer that
-        instead; ``reset`` (``after_bytes``): send the headers and that many body bytes, then
-        reset the connection; ``truncate`` (``keep``: bytes, or a fraction of the body): send a
+        instead; ``reset`` (``after_bytes``): reset the connection before answering, or, with
+        ``after_bytes``, after the headers and that many body bytes; ``truncate`` (``keep``: bytes, or a fraction of the body): send a
         full Content-Length but only part of the body, then close; ``stall`` (``seconds``,
         ``after_bytes``): pause before the body, or after that many body bytes; ``html``: a
         200 HTML error page instead of the real body.
@@ -337,7 +337,8 @@ class ServerSet:
         peer = sock.getpeercert()
         subject = None
         if peer:
-            subject = ",".join(f"{k}={v}" for rdn in peer.get("subject", ()) for k, v in rdn)
+            rdns: Any = peer.get("subject", ())
+            subject = ",".join(f"{key}={value}" for rdn in rdns for key, value in rdn)
         self.handshakes.append(
             Handshake(
                 getattr(sock, "neuromorpho_sni", None),
@@ -387,10 +388,18 @@ def _send(handler: _Handler, reply: Reply, fault: Fault | None) -> None:
         status, headers, body = 200, [("Content-Type", "text/html;charset=utf-8")], HTML_ERROR_PAGE
     if kind == "stall" and not params.get("after_bytes"):
         time.sleep(float(params.get("seconds", 5.0)))
+    if kind == "reset" and params.get("after_bytes") is None:
+        _reset(handler)
+        return
 
     handler.send_response(status)
     for name, value in headers:
         handler.send_header(name, value)
+    if kind not in ("reset", "truncate") and (
+        handler.close_connection or handler.headers.get("Connection", "").lower() == "close"
+    ):
+        # Say so, as real servers do: a client that is not told may reuse the connection.
+        handler.send_header("Connection", "close")
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
     if handler.command == "HEAD":
@@ -398,7 +407,7 @@ def _send(handler: _Handler, reply: Reply, fault: Fault | None) -> None:
 
     sent = len(body)
     if kind == "reset":
-        sent = int(params.get("after_bytes", 0))
+        sent = int(params["after_bytes"])
     elif kind == "truncate":
         keep = params.get("keep", 0.5)
         sent = int(len(body) * keep) if isinstance(keep, float) else int(keep)
@@ -416,16 +425,20 @@ def _send(handler: _Handler, reply: Reply, fault: Fault | None) -> None:
         handler.close_connection = True
         return
     if kind == "reset":
-        handler.close_connection = True
-        connection = handler.connection
-        with contextlib.suppress(OSError):
-            # SO_LINGER 0 makes close() send RST: a reset, not an orderly end of stream.
-            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            os.close(connection.detach())
+        _reset(handler)
     elif kind == "truncate":
         handler.close_connection = True
     elif sent < len(body):
         handler.wfile.write(body[sent:])
+
+
+def _reset(handler: _Handler) -> None:
+    handler.close_connection = True
+    connection = handler.connection
+    with contextlib.suppress(OSError):
+        # SO_LINGER 0 makes close() send RST: a reset, not an orderly end of stream.
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        os.close(connection.detach())
 
 
 # -- the CONNECT proxy ------------------------------------------------------------------------
@@ -435,16 +448,25 @@ class _ProxyHandler(socketserver.StreamRequestHandler):
     server: _ProxyServer
 
     def handle(self) -> None:
-        owner = self.server.owner
-        sock = self.connection
-        if self.server.context is not None:
-            try:
-                sock = self.server.context.wrap_socket(sock, server_side=True)
-            except (ssl.SSLError, OSError):
-                return
-            self.connection = sock
+        if self.server.context is None:
+            self._serve(self.connection)
+            return
+        try:
+            sock = self.server.context.wrap_socket(self.connection, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
             self.rfile = sock.makefile("rb")
             self.wfile = sock.makefile("wb")
+            self._serve(sock)
+        finally:
+            for stream in (self.rfile, self.wfile):
+                with contextlib.suppress(OSError):
+                    stream.close()
+            sock.close()
+
+    def _serve(self, sock: socket.socket) -> None:
+        owner = self.server.owner
         request_line = self.rfile.readline(65537).decode("latin-1").strip()
         while self.rfile.readline(65537).strip():
             pass

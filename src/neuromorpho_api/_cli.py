@@ -1,0 +1,335 @@
+"""The ``neuromorpho`` command line (also ``python -m neuromorpho_api``)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, TextIO
+
+from neuromorpho_api._version import __version__
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+DESCRIPTION = """\
+Query NeuroMorpho.Org and download SWC reconstructions, safely: TLS is relaxed only as far as
+the site needs, and only for neuromorpho.org, with certificates always verified.
+
+Criteria are FIELD=VALUE pairs. Different fields are combined with AND; repeat a field for OR.
+Values may contain spaces (quote them for your shell) and the wildcards * and ?.
+"""
+
+EPILOG = """\
+examples:
+  neuromorpho demo                                   try everything offline, no network needed
+  neuromorpho fields                                 the searchable fields
+  neuromorpho values species                         every value of one field
+  neuromorpho count species=rat brain_region=neocortex
+  neuromorpho search species=rat species=mouse --limit 20
+  neuromorpho search "brain_region=principal cell layer" --format csv > cells.csv
+  neuromorpho search "neuron_name=CB_CKp25_2w_F_Animal01_*"
+  neuromorpho download species=rat brain_region=neocortex --out swc/
+  neuromorpho neuron cnic_001
+  neuromorpho doctor                                 does this machine need the TLS fix?
+
+exit status: 0 success, 1 failure (e.g. some downloads failed), 2 usage error
+"""
+
+TABLE_COLUMNS = ("neuron_id", "neuron_name", "archive", "species", "brain_region", "cell_type")
+
+
+class UsageError(Exception):
+    """A command-line mistake: reported in one line, exit status 2."""
+
+
+def parse_criteria(items: Sequence[str]) -> dict[str, list[str]]:
+    """``["species=rat", "species=mouse", "archive=Smith"]`` -> ``{"species": [...], ...}``."""
+    criteria: dict[str, list[str]] = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        field = field.strip()
+        if not sep or not field:
+            raise UsageError(f"criterion {item!r} is not FIELD=VALUE (e.g. species=rat)")
+        criteria.setdefault(field, []).append(value)
+    return criteria
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(_cell(item) for item in value)
+    return str(value)
+
+
+def _records_without_links(records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    for record in records:
+        yield {key: value for key, value in record.items() if key != "_links"}
+
+
+def write_records(records: Iterable[Mapping[str, Any]], fmt: str, out: TextIO) -> int:
+    """Stream *records* to *out* as a table, CSV or JSON lines; return how many."""
+    count = 0
+    rows = _records_without_links(records)
+    if fmt == "jsonl":
+        for record in rows:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    elif fmt == "csv":
+        writer: csv.DictWriter[str] | None = None
+        for record in rows:
+            if writer is None:
+                writer = csv.DictWriter(out, fieldnames=list(record), extrasaction="ignore")
+                writer.writeheader()
+            writer.writerow({key: _cell(value) for key, value in record.items()})
+            count += 1
+    else:
+        widths = (9, 36, 20, 14, 34, 30)
+        header = "  ".join(name.ljust(width) for name, width in zip(TABLE_COLUMNS, widths))
+        out.write(header.rstrip() + "\n")
+        for record in rows:
+            cells = []
+            for name, width in zip(TABLE_COLUMNS, widths):
+                text = _cell(record.get(name)).replace("\n", " ")
+                cells.append((text[: width - 1] + "…" if len(text) > width else text).ljust(width))
+            out.write("  ".join(cells).rstrip() + "\n")
+            count += 1
+    return count
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from neuromorpho_api._client import NeuroMorpho
+
+    return NeuroMorpho(args.base_url)
+
+
+def _info(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(message, file=sys.stderr)
+
+
+def cmd_fields(args: argparse.Namespace) -> int:
+    for name in _client(args).fields():
+        print(name)
+    return EXIT_OK
+
+
+def cmd_values(args: argparse.Namespace) -> int:
+    for value in _client(args).values(args.field):
+        print(value)
+    return EXIT_OK
+
+
+def cmd_count(args: argparse.Namespace) -> int:
+    print(_client(args).count(parse_criteria(args.criteria)))
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    criteria = parse_criteria(args.criteria)
+    records = _client(args).search(criteria, limit=args.limit)
+    count = write_records(records, args.format, sys.stdout)
+    _info(args, f"{count} neuron{'s' if count != 1 else ''}")
+    return EXIT_OK
+
+
+def cmd_neuron(args: argparse.Namespace) -> int:
+    key: int | str = int(args.neuron) if args.neuron.isdigit() else args.neuron
+    record = _client(args).neuron(key)
+    print(json.dumps(record, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    criteria = parse_criteria(args.criteria)
+    if not criteria:
+        raise UsageError(
+            "give at least one criterion, e.g. species=rat (downloading everything is 18 GB)"
+        )
+    client = _client(args)
+    report = client.download(
+        criteria,
+        args.out,
+        workers=args.workers,
+        limit=args.limit,
+        metadata=args.metadata,
+        rate_limit=args.rate_limit,
+        progress=False if args.quiet else None,
+    )
+    _info(args, str(report))
+    for failure in report.failed:
+        print(f"failed: {failure.name}: {failure.reason}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from neuromorpho_api._doctor import diagnose
+
+    diagnosis = diagnose(args.base_url)
+    for line in diagnosis.lines():
+        print(line)
+    return EXIT_OK if diagnosis.ok else EXIT_FAILED
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from neuromorpho_api._demo import run_demo
+
+    return run_demo(args.out, quiet=args.quiet)
+
+
+# -- parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neuromorpho",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"neuromorpho-api {__version__}")
+    parser.add_argument(
+        "--base-url",
+        default="https://neuromorpho.org",
+        metavar="URL",
+        help="site to talk to (default: %(default)s; the plain-HTTP mirror is http://cng.gmu.edu:8080)",
+    )
+    parser.add_argument(
+        "--ca-bundle",
+        metavar="PEM",
+        help="trust this CA bundle instead of certifi's (e.g. a TLS-inspecting proxy's); "
+        "same as setting REQUESTS_CA_BUNDLE",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summaries")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], text: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("fields", cmd_fields, "list the searchable neuron fields")
+    values = command("values", cmd_values, "list every value of one field, e.g. species")
+    values.add_argument("field", metavar="FIELD")
+
+    criteria_help = "FIELD=VALUE; repeat a field for OR, different fields are ANDed"
+    count = command("count", cmd_count, "count the neurons matching the criteria")
+    count.add_argument("criteria", nargs="+", metavar="CRITERION", help=criteria_help)
+
+    search = command("search", cmd_search, "list the neurons matching the criteria")
+    search.add_argument("criteria", nargs="+", metavar="CRITERION", help=criteria_help)
+    search.add_argument(
+        "--format",
+        choices=("table", "csv", "jsonl"),
+        default="table",
+        help="output format (default: %(default)s)",
+    )
+    search.add_argument("--limit", type=_positive_int, metavar="N", help="stop after N neurons")
+
+    download = command(
+        "download", cmd_download, "download the standardized SWC files of the matching neurons"
+    )
+    download.add_argument("criteria", nargs="+", metavar="CRITERION", help=criteria_help)
+    download.add_argument(
+        "--out",
+        "-o",
+        required=True,
+        metavar="DIR",
+        help="destination directory (created; reruns resume)",
+    )
+    download.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="parallel downloads (default: %(default)s, the site's politeness bound)",
+    )
+    download.add_argument("--limit", type=_positive_int, metavar="N", help="at most N neurons")
+    download.add_argument(
+        "--metadata",
+        choices=("jsonl", "csv"),
+        help="also write the metadata of the downloaded neurons",
+    )
+    download.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="PER_SECOND",
+        help="at most this many files per second (default: no cap)",
+    )
+
+    neuron = command("neuron", cmd_neuron, "show one neuron's metadata, by id or by name")
+    neuron.add_argument("neuron", metavar="ID|NAME")
+
+    command(
+        "doctor",
+        cmd_doctor,
+        "check Python/OpenSSL and whether this machine needs the TLS workaround",
+    )
+    demo = command(
+        "demo", cmd_demo, "run a real search and download against a built-in offline emulator"
+    )
+    demo.add_argument(
+        "--out",
+        "-o",
+        default="neuromorpho-demo",
+        metavar="DIR",
+        help="where the demo writes its files (default: ./%(default)s)",
+    )
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.ca_bundle:
+        if not os.path.isfile(args.ca_bundle):
+            parser.error(f"--ca-bundle {args.ca_bundle!r} is not a file")
+        # An explicit bundle must win over session settings, as REQUESTS_CA_BUNDLE does.
+        os.environ["REQUESTS_CA_BUNDLE"] = os.path.abspath(args.ca_bundle)
+
+    import requests
+
+    from neuromorpho_api._errors import NeuroMorphoError, UnknownFieldError
+
+    try:
+        status: int = args.handler(args)
+        return status
+    except (UsageError, UnknownFieldError) as error:
+        print(f"neuromorpho: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("neuromorpho: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `neuromorpho search ... | head`: the reader left; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except (NeuroMorphoError, requests.RequestException, OSError, ValueError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"neuromorpho: error: {message}", file=sys.stderr)
+        return EXIT_FAILED
