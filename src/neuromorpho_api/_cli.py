@@ -199,26 +199,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"neuromorpho-api {__version__}")
-    parser.add_argument(
-        "--base-url",
-        default="https://neuromorpho.org",
-        metavar="URL",
-        help="site to talk to (default: %(default)s; the plain-HTTP mirror is http://cng.gmu.edu:8080)",
-    )
-    parser.add_argument(
-        "--ca-bundle",
-        metavar="PEM",
-        help="trust this CA bundle instead of certifi's (e.g. a TLS-inspecting proxy's); "
-        "same as setting REQUESTS_CA_BUNDLE",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summaries")
+    _add_global_options(parser, suppress=False)
+    # The same options after the command (`neuromorpho download ... --quiet`); SUPPRESS keeps
+    # a value given before the command when none is given after it.
+    after_command = argparse.ArgumentParser(add_help=False)
+    _add_global_options(after_command, suppress=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
     def command(
         name: str, handler: Callable[[argparse.Namespace], int], text: str
     ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=text, description=text)
+        sub = commands.add_parser(name, help=text, description=text, parents=[after_command])
         sub.set_defaults(handler=handler)
         return sub
 
@@ -290,6 +282,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the demo writes its files (default: ./%(default)s)",
     )
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--base-url",
+        default=default("https://neuromorpho.org"),
+        metavar="URL",
+        help="site to talk to (default: https://neuromorpho.org; the plain-HTTP mirror is "
+        "http://cng.gmu.edu:8080/neuroMorpho)",
+    )
+    parser.add_argument(
+        "--ca-bundle",
+        default=default(None),
+        metavar="PEM",
+        help="trust this CA bundle instead of certifi's (e.g. a TLS-inspecting proxy's); "
+        "same as setting REQUESTS_CA_BUNDLE",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default(False),
+        help="no progress bar or summaries",
+    )
 
 
 def _positive_int(text: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import ssl
 import sys
 from dataclasses import dataclass, field
@@ -134,12 +135,11 @@ def _probe(
 
 
 def _one_line(error: BaseException) -> str:
-    text = str(error)
-    for token in ("DH_KEY_TOO_SMALL", "CERTIFICATE_VERIFY_FAILED", "Hostname mismatch"):
-        if token in text:
-            start = text.find("[SSL:") if "[SSL:" in text else text.find(token)
-            return text[start:].split(")")[0].strip()
-    return text.splitlines()[0][:300] if text else type(error).__name__
+    text = " ".join(str(error).split())
+    match = re.search(r"\[SSL: [A-Z_0-9]+\][^(]*", text)
+    if match:
+        return match.group(0).strip()
+    return text[:300] or type(error).__name__
 
 
 def diagnose(
@@ -152,7 +152,9 @@ def diagnose(
     facts["neuromorpho-api"] = __version__
     facts["Python"] = f"{platform.python_version()} ({sys.platform})"
     facts["OpenSSL"] = ssl.OPENSSL_VERSION
-    facts["requests / urllib3"] = f"{getattr(requests, '__version__', '?')} / {getattr(urllib3, '__version__', '?')}"
+    facts["requests / urllib3"] = (
+        f"{getattr(requests, '__version__', '?')} / {getattr(urllib3, '__version__', '?')}"
+    )
     facts["default security level"] = _default_security_level()
     facts["FIPS mode"] = _fips_mode()
     facts["lowered to"] = (

@@ -1,0 +1,194 @@
+"""Benchmarks of neuromorpho-api against the offline emulator (real TLS on loopback).
+
+    python benchmarks/run.py                # full run, prints a table (a few minutes)
+    python benchmarks/run.py --smoke        # tiny sizes: checks that every benchmark runs
+    python benchmarks/run.py --json out.json
+
+The emulator runs in the same process as the client, so client and server share the machine's
+cores and the GIL: absolute numbers are a lower bound of what a dedicated server would allow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from neuromorpho_api import NeuroMorphoAdapter, NeuroMorphoSession
+from neuromorpho_api._client import NeuroMorpho
+from neuromorpho_api.testing import Emulator
+
+HEALTH = "https://neuromorpho.org/api/neuron/id/1"
+
+
+def timed(call: Callable[[], Any], repeat: int) -> list[float]:
+    """Milliseconds of each of *repeat* calls."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "median_ms": round(statistics.median(ordered), 2),
+        "p90_ms": round(ordered[int(len(ordered) * 0.9) - 1 if len(ordered) > 1 else 0], 2),
+        "n": len(ordered),
+    }
+
+
+class _ReloadingAdapter(NeuroMorphoAdapter):
+    """Our adapter without the cert_verify() fix: urllib3 reloads the CA file per connection."""
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        HTTPAdapter.cert_verify(self, conn, url, verify, cert)
+
+
+def bench_requests(emulator: Emulator, repeat: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    session = NeuroMorphoSession()
+    session.get(HEALTH)
+    yield "GET, one session, keep-alive", summary(timed(lambda: session.get(HEALTH), repeat))
+
+    close = {"Connection": "close"}
+    yield (
+        "GET, one session, new TLS connection each (CA bundle loaded once)",
+        summary(timed(lambda: session.get(HEALTH, headers=close), repeat)),
+    )
+
+    reloading = NeuroMorphoSession()
+    reloading.mount("https://", _ReloadingAdapter())
+    yield (
+        "GET, new connection each, CA bundle reloaded per connection (stock urllib3 behaviour)",
+        summary(timed(lambda: reloading.get(HEALTH, headers=close), max(5, repeat // 4))),
+    )
+
+    def fresh_session() -> None:
+        with NeuroMorphoSession() as throwaway:
+            throwaway.get(HEALTH)
+
+    yield (
+        "GET, new session per request (what peers do)",
+        summary(timed(fresh_session, max(5, repeat // 4))),
+    )
+
+
+def bench_search(emulator: Emulator, n_pages: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    expected = min(len(emulator.database.neurons), n_pages * 500)
+    for label, rate_limit in (("no rate limit", None), ("default 5 requests/s cap", 5.0)):
+        client = NeuroMorpho(session=NeuroMorphoSession(), rate_limit=rate_limit)
+        started = time.perf_counter()
+        count = sum(1 for _ in client.search(q="neuron_id:[* TO *]", limit=expected))
+        seconds = time.perf_counter() - started
+        yield (
+            f"search, {count} records in 500-row pages, {label}",
+            {"seconds": round(seconds, 2), "records_per_s": round(count / seconds)},
+        )
+
+
+def bench_download(emulator: Emulator, files: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    records = [
+        r
+        for r in emulator.database.neurons
+        if r["neuron_id"]
+        not in emulator.database.missing_file_ids | emulator.database.broken_file_ids
+    ]
+    # Small files, so that the round trip dominates, as it does for a polite crawler.
+    records = sorted(records, key=lambda r: len(emulator.database.swc(r) or b""))[:files]
+    for latency in (0.0, 0.05):
+        emulator.latency = latency
+        destination = tempfile.mkdtemp(prefix="neuromorpho-bench-")
+        try:
+            handshakes_before = len(emulator.handshakes)
+            tracemalloc.start()
+            started = time.perf_counter()
+            client = NeuroMorpho(session=NeuroMorphoSession(), rate_limit=None)
+            report = client.download(records, destination, progress=False)
+            seconds = time.perf_counter() - started
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            size = sum(
+                os.path.getsize(os.path.join(destination, p)) for p in os.listdir(destination)
+            )
+            yield (
+                f"download {len(records)} SWC files, 4 workers, {int(latency * 1000)} ms added latency",
+                {
+                    "seconds": round(seconds, 2),
+                    "files_per_s": round(len(report.downloaded) / seconds, 1),
+                    "MB_per_s": round(size / seconds / 1e6, 1),
+                    "failed": len(report.failed),
+                    "tls_handshakes": len(emulator.handshakes) - handshakes_before,
+                    "peak_python_memory_MB": round(peak / 1e6, 1),
+                },
+            )
+        finally:
+            emulator.latency = 0.0
+            shutil.rmtree(destination, ignore_errors=True)
+
+
+def bench_import(repeat: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    for module in ("requests", "neuromorpho_api"):
+        samples = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+            samples.append((time.perf_counter() - started) * 1000)
+        yield f"python -c 'import {module}' (whole process)", summary(samples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check that it runs")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+
+    repeat, pages, files, neurons = (5, 2, 12, 1200) if args.smoke else (200, 20, 400, 10000)
+    machine = {
+        "python": platform.python_version(),
+        "openssl": ssl.OPENSSL_VERSION,
+        "requests": requests.__version__,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(terse=True),
+    }
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))
+    results: dict[str, dict[str, Any]] = {}
+    with Emulator(neurons) as emulator:
+        for benchmark in (
+            bench_requests(emulator, repeat),
+            bench_search(emulator, pages),
+            bench_download(emulator, files),
+        ):
+            for label, values in benchmark:
+                results[label] = values
+                print(
+                    f"{label:<92} " + "  ".join(f"{k}={v}" for k, v in values.items()), flush=True
+                )
+    for label, values in bench_import(3 if args.smoke else 10):
+        results[label] = values
+        print(f"{label:<92} " + "  ".join(f"{k}={v}" for k, v in values.items()), flush=True)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"machine": machine, "results": results}, out, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
