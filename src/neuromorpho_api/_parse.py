@@ -28,6 +28,7 @@ __all__ = [
     "parse_pvec",
     "parse_record",
     "parse_values",
+    "shows_outage_notice",
 ]
 
 _OUTAGE_MARK = "service interruption notice"
@@ -47,6 +48,12 @@ def _decode(body: bytes | str) -> str:
         return body.decode("latin-1")
 
 
+def shows_outage_notice(body: bytes | str) -> bool:
+    """Whether ``body`` is an HTML page with the site's "Service Interruption Notice"."""
+    text = _decode(body)
+    return text.lstrip().startswith("<") and _OUTAGE_MARK in text.casefold()
+
+
 def check_not_html(body: bytes | str, *, url: str | None = None) -> None:
     """Raise :class:`APIError` if ``body`` is an HTML page, not an API answer.
 
@@ -55,7 +62,7 @@ def check_not_html(body: bytes | str, *, url: str | None = None) -> None:
     """
     text = _decode(body)
     if text.lstrip().startswith("<"):
-        if _OUTAGE_MARK in text.casefold():
+        if shows_outage_notice(text):
             raise ServiceUnavailable(
                 "NeuroMorpho.Org shows a Service Interruption Notice; try again later", url=url
             )

@@ -39,9 +39,6 @@ EXTRA_FIELDS: frozenset[str] = frozenset(
 )
 """Search-index fields the server accepts but does not list in ``/api/neuron/fields``."""
 
-# Characters that must be backslash-escaped in an unquoted Lucene term. The comma is
-# NeuroMorpho's own OR separator; ``*`` and ``?`` are missing on purpose (they stay wildcards).
-_TERM_SPECIAL = frozenset('+-&|!(){}[]^"~:\\/,')
 _WILDCARDS = frozenset("*?")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "TO"})
 
@@ -56,15 +53,16 @@ def quote_value(value: str, *, wildcards: bool = True) -> str:
 
     - Letters, digits, ``_`` and ``.`` only: written as they are (``rat``, ``cnic_001``).
     - With ``*`` or ``?`` (and ``wildcards`` true): a wildcard term, ``*`` any run of
-      characters and ``?`` any one; every other special character, spaces included, is
-      backslash-escaped (``CB_CKp25_2w_F_Animal01_*``, ``Drosophila\\ mel*``).
+      characters and ``?`` any one; every other character but letters, digits, ``_`` and
+      ``.`` is backslash-escaped, spaces included (``CB_CKp25_2w_F_Animal01_*``,
+      ``Drosophila\\ mel*``).
     - Anything else: a quoted phrase with ``"`` and ``\\`` escaped
       (``"principal cell layer"``, ``"Dendrites, Soma, No Axon"``, ``""``).
     """
     if _is_bare(value):
         return value
     if wildcards and any(c in _WILDCARDS for c in value):
-        return "".join("\\" + c if c in _TERM_SPECIAL or c.isspace() else c for c in value)
+        return "".join(c if c.isalnum() or c in "_.*?" else "\\" + c for c in value)
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
 
@@ -135,7 +133,7 @@ def build_clauses(
     clauses = []
     for name, value in criteria.items():
         field = name if known is None else resolve_field(name, known)
-        if not field or any(c in _TERM_SPECIAL or c.isspace() for c in field):
+        if not field or not all(c.isalnum() or c == "_" for c in field):
             raise UnknownFieldError(field)
         clauses.append(f"{field}:" + ",".join(quote_value(v) for v in _values(name, value)))
     return clauses

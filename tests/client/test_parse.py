@@ -110,6 +110,7 @@ def test_fields() -> None:
         "Physical_Integrity",
     ]
     assert parse_fields({"Literature Fields": ["article_id"]}) == ["article_id"]
+    bad: Any
     for bad in ({}, {"Neuron Fields": "x"}, {"Neuron Fields": [1]}, {"a": [], "b": []}, []):
         with pytest.raises(APIError, match="field"):
             parse_fields(bad)
@@ -169,6 +170,7 @@ def test_measurements() -> None:
     }
     assert type(out["n_stems"]) is float
     assert type(out["neuron_id"]) is int
+    bad: Any
     for bad in ({"surface": "big"}, {"surface": True}, {"surface": []}, {"surface": "nan"},
                 {"neuron_id": 1.5}, {"neuron_name": 3}):  # fmt: skip
         with pytest.raises(APIError):

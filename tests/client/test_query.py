@@ -18,6 +18,7 @@ from neuromorpho_api._query import (
     resolve_field,
     select_params,
 )
+from neuromorpho_api.testing._search import Collection
 
 FIELDS = [
     "neuron_id", "neuron_name", "archive", "species", "brain_region", "cell_type", "domain",
@@ -178,11 +179,31 @@ def test_lists_are_or(values: list[str], other: str) -> None:
     assert all(matches(v) for v in values)
 
 
-@given(st.text(alphabet=st.characters(codec="utf-8"), min_size=1))
-def test_bare_values_are_plain_words(value: str) -> None:
+@given(st.text(min_size=1))
+def test_unescaped_characters_are_plain_word_characters(value: str) -> None:
     quoted = quote_value(value)
-    if quoted == value:
-        assert all(c.isalnum() or c in "_.*?" for c in value)
+    if not quoted.startswith('"'):
+        unescaped = re.sub(r"\\.", "", quoted, flags=re.DOTALL)
+        assert all(c.isalnum() or c in "_.*?" for c in unescaped)
+
+
+@given(st.text(), st.text())
+def test_the_emulator_query_engine_agrees(value: str, other: str) -> None:
+    records: list[dict[str, Any]] = [{"f": value}, {"f": other}, {"f": None}]
+    collection = Collection(records, {"f": lambda r: r["f"]})
+    (clause,) = build_clauses({"f": value})
+    hits = set(collection.search(clause))
+    assert hits == {i for i in (0, 1) if glob_matches(value, records[i]["f"] or "")}
+    exact = "f:" + quote_value(value, wildcards=False)
+    assert set(collection.search(exact)) == {i for i in (0, 1) if records[i]["f"] == value}
+
+
+@given(st.lists(st.text(), min_size=1, max_size=4), st.lists(st.text(), max_size=4))
+def test_the_emulator_agrees_on_lists_and_list_fields(values: list[str], stored: list[str]) -> None:
+    collection = Collection([{"f": stored}], {"f": lambda r: r["f"]})
+    (clause,) = build_clauses({"f": values})
+    expected = any(glob_matches(v, s) for v in values for s in stored)
+    assert (collection.search(clause) == [0]) == expected
 
 
 # -- criteria ----------------------------------------------------------------------------
@@ -214,7 +235,7 @@ def test_build_clauses_rejects_other_types(bad: Any) -> None:
 
 def test_float_error_says_to_pass_strings() -> None:
     with pytest.raises(TypeError, match="strings the server stores"):
-        build_clauses({"volume": [45.0]})
+        build_clauses({"volume": [45.0]})  # type: ignore[list-item]
 
 
 def test_build_clauses_rejects_empty_list() -> None:

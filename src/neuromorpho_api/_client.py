@@ -1,0 +1,541 @@
+"""``NeuroMorpho``: a client for the NeuroMorpho.Org REST API."""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union, overload
+
+import requests
+
+from neuromorpho_api import _parse, _query, _urls
+from neuromorpho_api._errors import APIError, NeuronNotFound, ServiceUnavailable
+from neuromorpho_api._ratelimit import RateLimiter
+from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["NeuroMorpho"]
+
+_Timeout = Union[None, float, tuple[Optional[float], Optional[float]]]
+_Criterion = _query.CriterionValue
+_MAX_PAGE_SIZE = 500
+_BODY_RETRIES = 2
+_OUTAGE_CHECK_INTERVAL = 60.0
+
+
+class _Default(enum.Enum):
+    token = 0
+
+
+_SESSION_DEFAULT = _Default.token
+
+
+class NeuroMorpho:
+    """A client for the NeuroMorpho.Org REST API.
+
+    >>> nmo = NeuroMorpho()
+    >>> nmo.count(species="rat", brain_region=["neocortex", "hippocampus"])  # doctest: +SKIP
+    >>> for record in nmo.search(archive="Allen Cell Types", limit=10):  # doctest: +SKIP
+    ...     print(record["neuron_name"], nmo.swc_url(record))
+
+    Args:
+        base_url: site root; the API is under ``{base_url}/api``, files under
+            ``{base_url}/dableFiles``. For the mirror use ``http://cng.gmu.edu:8080/neuroMorpho``.
+        session: the :class:`requests.Session` to send requests with; by default the shared
+            :data:`neuromorpho_api.requestor`.
+        rate_limit: API calls per second at most (bursts of 2), ``None`` for no limit. The
+            operators ask for about 5 per second.
+        page_size: rows per page when paging, 1 to 500 (the server's maximum).
+        timeout: passed to every request; by default the session's own default
+            (:data:`~neuromorpho_api.DEFAULT_TIMEOUT` for sessions not of this package).
+
+    Records are dicts with the server's field names and values (numbers stay strings, as
+    served), without the ``_links`` block. Methods never follow server-made links: every URL
+    is built from ``base_url``. The client keeps no state beyond a cache of the field lists
+    and may be shared between threads.
+    """
+
+    def __init__(
+        self,
+        base_url: str = _urls.DEFAULT_BASE_URL,
+        *,
+        session: requests.Session | None = None,
+        rate_limit: float | None = 5.0,
+        page_size: int = _MAX_PAGE_SIZE,
+        timeout: _Timeout | _Default = _SESSION_DEFAULT,
+    ) -> None:
+        self.base_url = _urls.normalize_base_url(base_url)
+        if session is None:
+            from neuromorpho_api import requestor
+
+            session = requestor
+        if not isinstance(session, requests.Session):
+            raise TypeError(f"session must be a requests.Session, not {type(session).__name__}")
+        self.session = session
+        if isinstance(page_size, bool) or not isinstance(page_size, int):
+            raise TypeError(f"page_size must be an int, not {type(page_size).__name__}")
+        if not 1 <= page_size <= _MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {_MAX_PAGE_SIZE}, got {page_size}")
+        self.page_size = page_size
+        self._limiter = None if rate_limit is None else RateLimiter(rate_limit)
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._field_cache: dict[str, list[str]] = {}
+        self._outage_checked: tuple[float, bool] | None = None
+
+    def __repr__(self) -> str:
+        return f"NeuroMorpho({self.base_url!r})"
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _get(
+        self, url: str, params: Mapping[str, Any] | None = None, *, allow_404: bool = False
+    ) -> requests.Response | None:
+        """GET ``url``: the response if 2xx; ``None`` on the API's own 404 if ``allow_404``.
+
+        Anything else raises :class:`APIError` (:class:`ServiceUnavailable` for 503 or the
+        outage notice). Connection errors and 5xx are retried by the session; a body cut
+        short after the headers (which the session cannot retry) is fetched again here.
+        """
+        kwargs = self._timeout_kwargs()
+        for attempt in range(_BODY_RETRIES + 1):
+            if self._limiter is not None:
+                self._limiter.acquire()
+            try:
+                response = self.session.get(
+                    url, params=params, headers={"Accept": "application/json"}, **kwargs
+                )
+                break
+            except requests.exceptions.ChunkedEncodingError:
+                if attempt == _BODY_RETRIES:
+                    raise
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        if status == 404:
+            _parse.check_not_html(response.content, url=response.url)
+            self._check_outage()
+            if allow_404:
+                return None
+        error = _parse.parse_error(response.content)
+        detail = ""
+        if error is not None and (error.message or error.error):
+            detail = f": {error.message or error.error}"
+        message = f"HTTP {status} from {response.url}{detail}"
+        if status == 503:
+            raise ServiceUnavailable(message, status=status, url=response.url)
+        raise APIError(message, status=status, url=response.url)
+
+    def _check_outage(self) -> None:
+        """Raise :class:`ServiceUnavailable` if the homepage shows the outage notice.
+
+        During an outage the API answers 404 as if nothing existed; only the homepage tells.
+        It is fetched at most once per :data:`_OUTAGE_CHECK_INTERVAL` seconds per client.
+        """
+        with self._lock:
+            now = time.monotonic()
+            due = self._outage_checked is None or now - self._outage_checked[0] >= (
+                _OUTAGE_CHECK_INTERVAL
+            )
+            if due:
+                self._outage_checked = (now, False)
+            down = self._outage_checked is not None and self._outage_checked[1]
+        if due:
+            down = self._homepage_shows_outage()
+            with self._lock:
+                self._outage_checked = (now, down)
+        if down:
+            raise ServiceUnavailable(
+                "NeuroMorpho.Org shows a Service Interruption Notice; try again later",
+                url=self.base_url + "/",
+            )
+
+    def _homepage_shows_outage(self) -> bool:
+        if self._limiter is not None:
+            self._limiter.acquire()
+        try:
+            response = self.session.get(
+                self.base_url + "/", headers={"Accept": "text/html"}, **self._timeout_kwargs()
+            )
+        except requests.exceptions.RequestException:
+            return False
+        return _parse.shows_outage_notice(response.content)
+
+    def _timeout_kwargs(self) -> dict[str, Any]:
+        if self._timeout is not _SESSION_DEFAULT:
+            return {"timeout": self._timeout}
+        if not isinstance(self.session, NeuroMorphoSession):
+            return {"timeout": DEFAULT_TIMEOUT}
+        return {}
+
+    def _json(
+        self, url: str, params: Mapping[str, Any] | None = None, *, allow_404: bool = False
+    ) -> Any | None:
+        """The decoded JSON of a GET; ``None`` on the API's 404 if ``allow_404``."""
+        response = self._get(url, params, allow_404=allow_404)
+        if response is None:
+            return None
+        return _parse.parse_json(response.content, url=response.url)
+
+    def _api(self, *segments: str | int) -> str:
+        return _urls.api_url(self.base_url, *segments)
+
+    # -- fields ----------------------------------------------------------------------------
+
+    def _fields(self, collection: str) -> list[str]:
+        with self._lock:
+            cached = self._field_cache.get(collection)
+        if cached is None:
+            url = self._api(collection, "fields")
+            cached = _parse.parse_fields(self._json(url), url=url)
+            with self._lock:
+                self._field_cache[collection] = cached
+        return list(cached)
+
+    def fields(self) -> list[str]:
+        """Names of the searchable neuron fields, as ``/api/neuron/fields`` lists them.
+
+        Fetched once per client, then cached.
+        """
+        return self._fields("neuron")
+
+    def _field(self, name: str) -> str:
+        return _query.resolve_field(name, {*self.fields(), *_query.EXTRA_FIELDS})
+
+    def values(self, field: str) -> list[str]:
+        """Every distinct value of neuron ``field``, from all pages, in the server's order.
+
+        Raises :class:`UnknownFieldError` (with close matches) for a field the API lacks.
+        """
+        field = self._field(field)
+        url = self._api("neuron", "fields", field)
+        values: dict[str, None] = {}
+        for page_values in self._list_pages(url, _parse.parse_values, field):
+            values.update(dict.fromkeys(page_values))
+        return list(values)
+
+    def partition(self, field: str) -> dict[str, int]:
+        """Number of neurons for each value of neuron ``field``, from all pages."""
+        field = self._field(field)
+        url = self._api("neuron", "partition", field)
+        counts: dict[str, int] = {}
+        for page_counts in self._list_pages(url, _parse.parse_partition, field):
+            counts.update(page_counts)
+        return counts
+
+    def _list_pages(
+        self,
+        url: str,
+        parse: Callable[..., tuple[Any, _parse.Page]],
+        field: str,
+    ) -> Iterator[Any]:
+        """The parsed content of every page of a ``/fields/{f}`` or ``/partition/{f}`` list."""
+        page = 0
+        while True:
+            doc = self._json(url, {"page": page, "size": self.page_size}, allow_404=page > 0)
+            if doc is None:  # a page past the end
+                return
+            content, block = parse(doc, field=field, url=url)
+            if block.number != page:
+                raise APIError(f"asked for page {page} of {url}, got page {block.number}", url=url)
+            yield content
+            page += 1
+            if page >= block.total_pages or not content:
+                return
+
+    # -- neurons ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(id_or_name: int | str) -> int | str:
+        if isinstance(id_or_name, bool) or not isinstance(id_or_name, (int, str)):
+            raise TypeError(
+                f"expected a neuron id (int) or name (str), not {type(id_or_name).__name__}"
+            )
+        if isinstance(id_or_name, str) and not id_or_name:
+            raise ValueError("empty neuron name")
+        return id_or_name
+
+    def neuron(self, id_or_name: int | str) -> dict[str, Any]:
+        """The record of one neuron, by id (an ``int``) or name (a ``str``).
+
+        A string is always a name, even if it is all digits: ``neuron(1)`` is the neuron with
+        id 1, ``neuron("1")`` the neuron named "1". Raises :class:`NeuronNotFound` (a
+        :class:`LookupError`) if there is none.
+        """
+        key = self._key(id_or_name)
+        kind = "id" if isinstance(key, int) else "name"
+        url = self._api("neuron", kind, key)
+        doc = self._json(url, allow_404=True)
+        if doc is None:
+            raise NeuronNotFound(key)
+        record = _parse.parse_record(doc, url=url)
+        got = record["neuron_id"] if kind == "id" else record["neuron_name"]
+        if (got != key) if kind == "id" else (str(got).casefold() != str(key).casefold()):
+            raise APIError(f"asked for neuron {kind} {key!r}, got {got!r}", url=url)
+        return record
+
+    def morphometry(self, id_or_name: int | str) -> dict[str, Any]:
+        """Morphometric measurements of one neuron, by id or name.
+
+        Measurements are ``float`` (or ``None`` when missing), ``neuron_id`` an ``int`` and
+        ``neuron_name`` a ``str``, with the server's key spelling (``soma_Surface``,
+        ``fractal_Dim``...). Raises :class:`NeuronNotFound` if there are none.
+        """
+        key = self._key(id_or_name)
+        url = self._api("morphometry", "id" if isinstance(key, int) else "name", key)
+        doc = self._json(url, allow_404=True)
+        if doc is None:
+            raise NeuronNotFound(key, f"no morphometry for neuron {key!r}")
+        return _parse.parse_measurements(doc, url=url)
+
+    def pvec(self, id_or_name: int | str) -> dict[str, Any] | None:
+        """The persistence vector of one neuron (``coefficients`` and more), by id or name.
+
+        ``None`` when the server answers with an empty body, as it has been seen to do.
+        A name costs one more request, to find the id. Raises :class:`NeuronNotFound`.
+        """
+        key = self._key(id_or_name)
+        nid = key if isinstance(key, int) else self.neuron(key)["neuron_id"]
+        url = self._api("pvec", "id", nid)
+        response = self._get(url, allow_404=True)
+        if response is None:
+            raise NeuronNotFound(key, f"no persistence vector for neuron {key!r}")
+        return _parse.parse_pvec(response.content, url=response.url)
+
+    # -- search ----------------------------------------------------------------------------
+
+    def _select(
+        self,
+        collection: str,
+        criteria: Mapping[str, _Criterion] | None,
+        q: str | None,
+        fq: str | Sequence[str],
+        keywords: Mapping[str, _Criterion],
+    ) -> dict[str, str | list[str]]:
+        merged = _query.merge_criteria(criteria, keywords)
+        known = None
+        if merged:
+            known = self._fields(collection)
+            if collection == "neuron":
+                known = [*known, *_query.EXTRA_FIELDS]
+        clauses = _query.build_clauses(merged, known) if merged else []
+        return _query.select_params(clauses, q, fq)
+
+    def count(
+        self,
+        criteria: Mapping[str, _Criterion] | None = None,
+        /,
+        *,
+        q: str | None = None,
+        fq: str | Sequence[str] = (),
+        **criteria_kw: _Criterion,
+    ) -> int:
+        """How many neurons match; no criteria counts them all. Arguments as :meth:`search`."""
+        params = self._select("neuron", criteria, q, fq, criteria_kw)
+        if not params:
+            url = self._api("neuron")
+            doc = self._json(url, {"page": 0, "size": 1})
+        else:
+            url = self._api("neuron", "select")
+            doc = self._json(url, {**params, "page": 0, "size": 1}, allow_404=True)
+            if doc is None:
+                return 0
+        return _parse.parse_page(doc, "neuronResources", url=url).total_elements
+
+    def search(
+        self,
+        criteria: Mapping[str, _Criterion] | None = None,
+        /,
+        *,
+        q: str | None = None,
+        fq: str | Sequence[str] = (),
+        limit: int | None = None,
+        **criteria_kw: _Criterion,
+    ) -> Iterator[dict[str, Any]]:
+        """Iterate over the records of every neuron that matches, in ``neuron_id`` order.
+
+        Criteria are ``field=value`` or ``field=[value, ...]``: fields are ANDed, the values of
+        a list ORed. ``*`` and ``?`` in a value are wildcards; spaces, commas and other
+        characters match literally. Field names that are not identifiers go in a dict::
+
+            nmo.search(species="rat", brain_region=["neocortex", "principal cell layer"])
+            nmo.search({"Physical_Integrity": "Dendrites Complete"}, neuron_name="Ca*")
+
+        ``q`` and ``fq`` take raw query clauses (``"species:rat,mouse"``) and are ANDed with
+        the criteria; no criteria at all iterates over the whole database.
+
+        Pages of ``page_size`` rows are fetched lazily, each record comes once (deduplicated by
+        ``neuron_id``), and none is dropped: if the server's total changes while paging,
+        :class:`APIError` is raised at the end. ``limit`` stops after that many records,
+        fetching no more pages than it needs. No match gives an empty iterator. Field names
+        are checked at call time; unknown ones raise :class:`UnknownFieldError`.
+        """
+        limit = self._check_limit(limit)
+        params = self._select("neuron", criteria, q, fq, criteria_kw)
+        url = self._api("neuron", "select") if params else self._api("neuron")
+        return self._paginate(
+            url,
+            {**params, "sort": "neuron_id,asc"},
+            key="neuronResources",
+            ident="neuron_id",
+            parse=_parse.parse_record,
+            limit=limit,
+            allow_404=bool(params),
+        )
+
+    @staticmethod
+    def _check_limit(limit: int | None) -> int | None:
+        if limit is None:
+            return None
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise TypeError(f"limit must be an int or None, not {type(limit).__name__}")
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        return limit
+
+    def _paginate(
+        self,
+        url: str,
+        params: dict[str, Any],
+        *,
+        key: str,
+        ident: str,
+        parse: Callable[..., dict[str, Any]],
+        limit: int | None,
+        allow_404: bool,
+    ) -> Iterator[dict[str, Any]]:
+        size = self.page_size if limit is None else max(1, min(self.page_size, limit))
+        seen: set[Any] = set()
+        total = 0
+        page = 0
+        if limit == 0:
+            return
+        while True:
+            doc = self._json(url, {**params, "page": page, "size": size}, allow_404=allow_404)
+            if doc is None:  # 404: no hits, or a page past a shrunk result
+                break
+            block = _parse.parse_page(doc, key, url=url)
+            if block.number != page:
+                raise APIError(f"asked for page {page} of {url}, got page {block.number}", url=url)
+            total = block.total_elements
+            for raw in block.items:
+                item = parse(raw, url=url)
+                if item[ident] in seen:
+                    continue
+                seen.add(item[ident])
+                yield item
+                if limit is not None and len(seen) >= limit:
+                    return
+            page += 1
+            if page >= block.total_pages or not block.items:
+                break
+        if len(seen) < total:
+            raise APIError(
+                f"got {len(seen)} of {total} records from {url}: the result set changed while "
+                "paging; search again",
+                url=url,
+            )
+
+    # -- literature ------------------------------------------------------------------------
+
+    def literature_fields(self) -> list[str]:
+        """Names of the literature fields (camelCase: ``brainRegion``, ``cellType``...)."""
+        return self._fields("literature")
+
+    @overload
+    def literature(self, article_id: str, /) -> dict[str, Any]: ...
+
+    @overload
+    def literature(
+        self,
+        article_id: None = None,
+        /,
+        *,
+        q: str | None = None,
+        fq: str | Sequence[str] = (),
+        limit: int | None = None,
+        **criteria: _Criterion,
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def literature(
+        self,
+        article_id: str | None = None,
+        /,
+        *,
+        q: str | None = None,
+        fq: str | Sequence[str] = (),
+        limit: int | None = None,
+        **criteria: _Criterion,
+    ) -> dict[str, Any] | Iterator[dict[str, Any]]:
+        """One article by ``article_id``, or iterate over the articles that match.
+
+        ``literature("56e9c95de4b0355017b314d2")`` returns that article (``LookupError`` if
+        unknown). Otherwise criteria, ``q``, ``fq`` and ``limit`` work as in :meth:`search`,
+        with literature field names (:meth:`literature_fields`); no criteria iterates over all
+        articles.
+        """
+        if article_id is not None:
+            if q is not None or fq or limit is not None or criteria:
+                raise TypeError("give an article_id or search criteria, not both")
+            if not article_id:
+                raise ValueError("empty article_id")
+            url = self._api("literature", "id", article_id)
+            doc = self._json(url, allow_404=True)
+            if doc is None:
+                raise APIError(f"no article with id {article_id!r}", status=404, url=url)
+            return _parse.parse_article(doc, url=url)
+        limit = self._check_limit(limit)
+        params = self._select("literature", None, q, fq, criteria)
+        url = self._api("literature", "select") if params else self._api("literature")
+        return self._paginate(
+            url,
+            {**params, "sort": "article_id,asc"},
+            key="publicationResources",
+            ident="article_id",
+            parse=_parse.parse_article,
+            limit=limit,
+            allow_404=bool(params),
+        )
+
+    # -- files -----------------------------------------------------------------------------
+
+    def _record(self, record_or_key: Mapping[str, Any] | int | str) -> Mapping[str, Any]:
+        if isinstance(record_or_key, Mapping):
+            return record_or_key
+        return self.neuron(record_or_key)
+
+    def file_urls(self, record_or_key: Mapping[str, Any] | int | str) -> _urls.NeuronFiles:
+        """URLs of every file served for a neuron, given its record, id or name.
+
+        An id or name costs one request to fetch the record; a record costs none.
+        """
+        return _urls.neuron_files(self.base_url, self._record(record_or_key))
+
+    def swc_url(self, record_or_key: Mapping[str, Any] | int | str) -> str:
+        """URL of the standardized SWC file (``CNG version``) of a neuron.
+
+        ``dableFiles/{archive, lower case}/CNG%20version/{name}.CNG.swc``, percent-encoded.
+        """
+        return self.file_urls(record_or_key).swc
+
+    # -- pandas ----------------------------------------------------------------------------
+
+    @staticmethod
+    def to_dataframe(records: Iterable[Mapping[str, Any]]) -> pandas.DataFrame:
+        """A :class:`pandas.DataFrame` of records, one row each, columns in record order.
+
+        Needs pandas: ``pip install "neuromorpho-api[pandas]"``. Values are kept as served
+        (list fields stay lists, numeric strings stay strings).
+        """
+        try:
+            import pandas
+        except ImportError as exc:
+            raise ImportError(
+                'to_dataframe() needs pandas: pip install "neuromorpho-api[pandas]"'
+            ) from exc
+        rows = [{k: v for k, v in r.items() if k != "_links"} for r in records]
+        return pandas.DataFrame.from_records(rows)
