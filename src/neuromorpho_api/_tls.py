@@ -51,6 +51,9 @@ def _new_context(*, verify: bool) -> ssl.SSLContext:
         ciphers=LEGACY_CIPHERS,
         cert_reqs=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE,
     )
+    # urllib3 1.26 leaves TLS 1.0 and 1.1 enabled; 2.x already starts at 1.2.
+    if context.minimum_version < ssl.TLSVersion.TLSv1_2:
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
     if verify:
         # urllib3 1.26 turns the stdlib hostname check off and matches names itself; turning it
         # back on makes every user of this context check the name, whatever drives it.

@@ -188,10 +188,11 @@ class _Handler(BaseHTTPRequestHandler):
     # Without this, headers and body go out in separate segments and Nagle plus delayed ACK
     # add ~40 ms to every keep-alive response.
     disable_nagle_algorithm = True
-    server_version = "Apache"
-    sys_version = ""
     timeout = 30
     server: _EmulatorHTTPServer
+
+    def version_string(self) -> str:
+        return "Apache"
 
     def setup(self) -> None:
         if isinstance(self.request, ssl.SSLSocket):
