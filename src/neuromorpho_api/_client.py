@@ -203,29 +203,36 @@ class NeuroMorpho:
         """
         return self._fields("neuron")
 
-    def _field(self, name: str) -> str:
-        return _query.resolve_field(name, {*self.fields(), *_query.EXTRA_FIELDS})
+    def _known(self, collection: str) -> list[str]:
+        known = self._fields(collection)
+        return [*known, *_query.EXTRA_FIELDS] if collection == "neuron" else known
+
+    def _values(self, collection: str, field: str) -> list[str]:
+        field = _query.resolve_field(field, self._known(collection))
+        url = self._api(collection, "fields", field)
+        values: dict[str, None] = {}
+        for page_values in self._list_pages(url, _parse.parse_values, field):
+            values.update(dict.fromkeys(page_values))
+        return list(values)
+
+    def _partition(self, collection: str, field: str) -> dict[str, int]:
+        field = _query.resolve_field(field, self._known(collection))
+        url = self._api(collection, "partition", field)
+        counts: dict[str, int] = {}
+        for page_counts in self._list_pages(url, _parse.parse_partition, field):
+            counts.update(page_counts)
+        return counts
 
     def values(self, field: str) -> list[str]:
         """Every distinct value of neuron ``field``, from all pages, in the server's order.
 
         Raises :class:`UnknownFieldError` (with close matches) for a field the API lacks.
         """
-        field = self._field(field)
-        url = self._api("neuron", "fields", field)
-        values: dict[str, None] = {}
-        for page_values in self._list_pages(url, _parse.parse_values, field):
-            values.update(dict.fromkeys(page_values))
-        return list(values)
+        return self._values("neuron", field)
 
     def partition(self, field: str) -> dict[str, int]:
         """Number of neurons for each value of neuron ``field``, from all pages."""
-        field = self._field(field)
-        url = self._api("neuron", "partition", field)
-        counts: dict[str, int] = {}
-        for page_counts in self._list_pages(url, _parse.parse_partition, field):
-            counts.update(page_counts)
-        return counts
+        return self._partition("neuron", field)
 
     def _list_pages(
         self,
@@ -317,12 +324,7 @@ class NeuroMorpho:
         keywords: Mapping[str, _Criterion],
     ) -> dict[str, str | list[str]]:
         merged = _query.merge_criteria(criteria, keywords)
-        known = None
-        if merged:
-            known = self._fields(collection)
-            if collection == "neuron":
-                known = [*known, *_query.EXTRA_FIELDS]
-        clauses = _query.build_clauses(merged, known) if merged else []
+        clauses = _query.build_clauses(merged, self._known(collection)) if merged else []
         return _query.select_params(clauses, q, fq)
 
     def count(
@@ -445,6 +447,14 @@ class NeuroMorpho:
     def literature_fields(self) -> list[str]:
         """Names of the literature fields (camelCase: ``brainRegion``, ``cellType``...)."""
         return self._fields("literature")
+
+    def literature_values(self, field: str) -> list[str]:
+        """Every distinct value of literature ``field`` (e.g. ``tracingSystem``), all pages."""
+        return self._values("literature", field)
+
+    def literature_partition(self, field: str) -> dict[str, int]:
+        """Number of articles for each value of literature ``field``, from all pages."""
+        return self._partition("literature", field)
 
     @overload
     def literature(self, article_id: str, /) -> dict[str, Any]: ...
