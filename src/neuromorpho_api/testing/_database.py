@@ -47,6 +47,7 @@ import datetime
 import math
 import random
 import struct
+import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -524,6 +525,7 @@ class SyntheticDatabase:
         self.n_neurons = n_neurons
         self.seed = seed
         self._swc_cache: OrderedDict[int, bytes | None] = OrderedDict()
+        self._lock = threading.RLock()
         self._morph: list[dict[str, Any]] | None = None
         self._pvec: list[dict[str, Any]] | None = None
         self._morph_index: Collection | None = None
@@ -1001,7 +1003,9 @@ class SyntheticDatabase:
     def morphometry_index(self) -> Collection:
         """Query engine over the morphometry objects (built on first use)."""
         if self._morph_index is None:
-            self._build_morphometry()
+            with self._lock:
+                if self._morph_index is None:
+                    self._build_morphometry()
         assert self._morph_index is not None
         return self._morph_index
 
@@ -1009,7 +1013,9 @@ class SyntheticDatabase:
     def pvec_index(self) -> Collection:
         """Query engine over the persistence vectors (built on first use)."""
         if self._pvec_index is None:
-            self._build_morphometry()
+            with self._lock:
+                if self._pvec_index is None:
+                    self._build_morphometry()
         assert self._pvec_index is not None
         return self._pvec_index
 
@@ -1062,17 +1068,19 @@ class SyntheticDatabase:
         if nid in self.missing_file_ids or nid not in self._by_id:
             return None
         cache = self._swc_cache
-        if nid in cache:
-            cache.move_to_end(nid)
-            return cache[nid]
+        with self._lock:  # the emulator's server is threaded
+            if nid in cache:
+                cache.move_to_end(nid)
+                return cache[nid]
         body = self._make_swc(self._by_id[nid])
-        cache[nid] = body
-        if len(cache) > 8:
-            cache.popitem(last=False)
+        with self._lock:
+            cache[nid] = body
+            if len(cache) > 8:
+                cache.popitem(last=False)
         return body
 
     def swc_size_target(self, neuron_id: int) -> int:
-        """The byte size the SWC body is generated to approach (for size statistics)."""
+        """Byte size the SWC body is generated to approach (neuron 1 has fixed 1,281 lines)."""
         return self._swc_target[neuron_id]
 
     def source_file(self, record: Mapping[str, Any]) -> bytes:
@@ -1242,5 +1250,15 @@ class SyntheticDatabase:
                 if rnd() < 0.85:
                     for sign in (1.0, -1.0):
                         stack.append(
-                            (parent, x, y, z, dx + sign * 0.7, dy - sign * 0.4, dz, rad * 0.8, kind)
+                            (
+                                parent,
+                                x,
+                                y,
+                                z,
+                                dx + sign * 0.7,
+                                dy - sign * 0.4,
+                                dz,
+                                max(rad * 0.8, 0.1),
+                                kind,
+                            )
                         )

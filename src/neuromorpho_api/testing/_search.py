@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -506,6 +507,7 @@ class Collection:
         self._index: dict[str, dict[str, list[int]]] = {}
         self._numeric: dict[str, bool] = {}
         self._cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+        self._lock = threading.Lock()
 
     # -- indexes
     def check_field(self, name: str) -> Getter:
@@ -542,8 +544,9 @@ class Collection:
                     idx[t] = [pos]
                 else:
                     lst.append(pos)
-        self._index[name] = idx
+        # numeric first: another thread may read _numeric as soon as _index has the field
         self._numeric[name] = numeric
+        self._index[name] = idx
         return idx
 
     def counts(self, name: str) -> dict[str, int]:
@@ -561,6 +564,17 @@ class Collection:
         return {k: counts[k] for k in sorted(counts)}
 
     # -- evaluation
+    def _check(self, node: Node) -> None:
+        """Reject unknown fields before evaluating (an empty AND must not hide them)."""
+        if isinstance(node, _Match):
+            if node.field is not None:
+                self.check_field(node.field)
+        elif isinstance(node, _Not):
+            self._check(node.node)
+        elif isinstance(node, (_And, _Or)):
+            for sub in node.nodes:
+                self._check(sub)
+
     def _eval(self, node: Node) -> set[int]:
         if isinstance(node, _All):
             return set(range(len(self.records)))
@@ -623,8 +637,11 @@ class Collection:
     def _range(idx: Mapping[str, list[int]], m: _Match) -> set[int]:
         out: set[int] = set()
         bounds = [b for b in (m.lo, m.hi) if b is not None]
-        nums = [_number(b) for b in bounds]
-        if all(x is not None for x in nums):
+        if not bounds:  # [* TO *]: any value
+            for lst in idx.values():
+                out.update(lst)
+            return out
+        if all(_number(b) is not None for b in bounds):
             lo = None if m.lo is None else _number(m.lo)
             hi = None if m.hi is None else _number(m.hi)
             for key, lst in idx.items():
@@ -646,9 +663,10 @@ class Collection:
         return out
 
     def _remember(self, key: tuple[Any, ...], value: list[int]) -> list[int]:
-        self._cache[key] = value
-        if len(self._cache) > 64:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = value
+            if len(self._cache) > 64:
+                self._cache.popitem(last=False)
         return value
 
     def search(
@@ -661,21 +679,26 @@ class Collection:
     ) -> list[int]:
         """Positions matching ``q`` AND every ``fq``, default order unless ``sort`` is given."""
         key = ("q", q, tuple(fq), join, tuple(sort))
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
+        with self._lock:  # the emulator's server is threaded
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        trees = [parse_query(text, join) for text in (q or "", *fq) if text.strip()]
+        for tree in trees:
+            self._check(tree)
         result: set[int] | None = None
-        for text in (q or "", *fq):
-            if not text.strip() and result is not None:
-                continue
-            found = self._eval(parse_query(text, join))
+        for tree in trees:
+            found = self._eval(tree)
             result = found if result is None else result & found
-        assert result is not None
+        if result is None:
+            result = set(range(len(self.records)))
         return self._remember(key, self.sort(sorted(result), sort))
 
     def select_post(self, body: Mapping[str, Any], *, sort: Sequence[SortSpec] = ()) -> list[int]:
         """Positions matching a POST-select body: keys ANDed, list members ORed, exact values."""
+        for name in body:
+            self.check_field(name)
         result: set[int] | None = None
         for name, raw in body.items():
             values = raw if isinstance(raw, list) else [raw]
