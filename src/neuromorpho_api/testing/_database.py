@@ -20,7 +20,7 @@ query                                                    hits
 ======================================================  ======
 ``species:axolotl`` (valid field, no value)              0
 ``archive:Gonzalez-Burgos``                              1
-``neuron_name:CB_CKp25_2w_F_Animal01_*``                 15 (for any ``n_neurons >= 15``)
+``neuron_name:CB_CKp25_2w_F_Animal01_*``                 15 (for any ``n_neurons >= 300``)
 ``archive:Jacobs``                                       499
 ``archive:"Allen Cell Types"``                           500
 ``archive:Markram``                                      501
@@ -31,7 +31,7 @@ query                                                    hits
 ``reference_pmid`` has more than 500 distinct values at the default size (so
 ``/fields/reference_pmid`` paging matters), and ``neuron_name`` has one per neuron.
 
-Files: SWC sizes are log-normal (median about 80 KB, p90 about 400 KB, capped at 5 MB;
+Files: SWC sizes are log-normal (median about 85 KB, p90 about 450 KB, capped at 5 MB;
 ``large_file_id`` is one neuron at the cap); bodies are built on demand from
 ``(seed, neuron_id)`` and a few are kept in a small LRU cache. Ground truth for fault
 tests: ``missing_file_ids`` (404), ``broken_file_ids`` (unparseable body),
