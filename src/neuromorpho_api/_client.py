@@ -99,20 +99,35 @@ class NeuroMorpho:
 
         Anything else raises :class:`APIError` (:class:`ServiceUnavailable` for 503 or the
         outage notice). Connection errors and 5xx are retried by the session; a body cut
-        short after the headers (which the session cannot retry) is fetched again here.
+        short after the headers (which the session cannot retry, and which urllib3 1.26 does
+        not even notice) is fetched again here.
         """
         kwargs = self._timeout_kwargs()
-        for attempt in range(_BODY_RETRIES + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             if self._limiter is not None:
                 self._limiter.acquire()
             try:
                 response = self.session.get(
                     url, params=params, headers={"Accept": "application/json"}, **kwargs
                 )
-                break
-            except requests.exceptions.ChunkedEncodingError:
-                if attempt == _BODY_RETRIES:
+            except (
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ):
+                if attempt > _BODY_RETRIES:
                     raise
+                continue
+            if not _parse.is_truncated(response.headers, response.content):
+                break
+            if attempt > _BODY_RETRIES:
+                # what urllib3 2 raises by itself; a transport failure, not an API answer
+                raise requests.exceptions.ChunkedEncodingError(
+                    f"the response from {response.url} was cut short "
+                    f"({len(response.content)} of {response.headers['Content-Length']} bytes)",
+                    response=response,
+                )
         status = response.status_code
         if 200 <= status < 300:
             return response
@@ -358,7 +373,10 @@ class NeuroMorpho:
         limit: int | None = None,
         **criteria_kw: _Criterion,
     ) -> Iterator[dict[str, Any]]:
-        """Iterate over the records of every neuron that matches, in ``neuron_id`` order.
+        """Iterate over the records of every neuron that matches.
+
+        Records come in the server's ``sort=neuron_id,asc`` order, which compares ids as
+        strings (1, 10, 100, 2, ...): stable across pages, so none is skipped or repeated.
 
         Criteria are ``field=value`` or ``field=[value, ...]``: fields are ANDed, the values of
         a list ORed. ``*`` and ``?`` in a value are wildcards; spaces, commas and other
@@ -371,8 +389,9 @@ class NeuroMorpho:
         the criteria; no criteria at all iterates over the whole database.
 
         Pages of ``page_size`` rows are fetched lazily, each record comes once (deduplicated by
-        ``neuron_id``), and none is dropped: if the server's total changes while paging,
-        :class:`APIError` is raised at the end. ``limit`` stops after that many records,
+        ``neuron_id``), and none is dropped silently: if fewer distinct records arrive than
+        the server announced (the data changed while paging), :class:`APIError` is raised
+        at the end. ``limit`` stops after that many records,
         fetching no more pages than it needs. No match gives an empty iterator. Field names
         are checked at call time; unknown ones raise :class:`UnknownFieldError`.
         """

@@ -18,6 +18,7 @@ __all__ = [
     "ErrorBody",
     "Page",
     "check_not_html",
+    "is_truncated",
     "parse_article",
     "parse_error",
     "parse_fields",
@@ -46,6 +47,14 @@ def _decode(body: bytes | str) -> str:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError:
         return body.decode("latin-1")
+
+
+def is_truncated(headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether an unencoded ``body`` is shorter than its ``Content-Length`` said."""
+    if headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
+        return False  # the length counts the compressed bytes
+    length = headers.get("Content-Length", "").strip()
+    return length.isdigit() and int(length) != len(body)
 
 
 def shows_outage_notice(body: bytes | str) -> bool:

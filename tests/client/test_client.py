@@ -567,6 +567,13 @@ def test_broken_connections_mid_page_are_retried(
     assert ids == truth_ids(emu, "species:rat")
 
 
+def test_a_body_always_cut_short_is_a_transport_error(emu: Emulator, nmo: NeuroMorpho) -> None:
+    emu.faults.add(r"/api/neuron/id/1$", "truncate", keep=0.5, times=10)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        nmo.neuron(1)
+    assert len(api_requests(emu, "/api/neuron/id/1")) == 3
+
+
 def test_stalled_response_times_out_and_is_retried(
     emu: Emulator, session: NeuroMorphoSession
 ) -> None:

@@ -15,6 +15,7 @@ from neuromorpho_api._parse import (
     ErrorBody,
     Page,
     check_not_html,
+    is_truncated,
     parse_article,
     parse_error,
     parse_fields,
@@ -214,6 +215,15 @@ def test_json_rejects_html_and_garbage() -> None:
         parse_json(b"[" * 100000)
     assert parse_json(b"\xef\xbb\xbf[1]") == [1]  # a BOM is tolerated
     assert parse_json('{"a": "\u00e9"}'.encode()) == {"a": "\u00e9"}
+
+
+def test_truncation_is_detected_on_unencoded_bodies() -> None:
+    assert is_truncated({"Content-Length": "10"}, b"12345")
+    assert not is_truncated({"Content-Length": "5"}, b"12345")
+    assert not is_truncated({}, b"12345")
+    assert not is_truncated({"Content-Length": "junk"}, b"12345")
+    assert not is_truncated({"Content-Length": "10", "Content-Encoding": "gzip"}, b"12345")
+    assert is_truncated({"Content-Length": "10", "Content-Encoding": "identity"}, b"12345")
 
 
 def test_outage_notice_is_service_unavailable() -> None:
