@@ -82,7 +82,7 @@ def default_retry(total: int = 5) -> BoundedRetry:
     """
     return BoundedRetry(
         total=total,
-        connect=total,
+        connect=min(3, total),
         read=min(2, total),
         status=total,
         other=0,
