@@ -9,6 +9,7 @@ hostname verification always on.
 from __future__ import annotations
 
 from neuromorpho_api._adapter import NeuroMorphoAdapter
+from neuromorpho_api._client import NeuroMorpho
 from neuromorpho_api._errors import (
     APIError,
     DownloadError,
@@ -19,6 +20,7 @@ from neuromorpho_api._errors import (
 )
 from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession
 from neuromorpho_api._tls import NEUROMORPHO_HOSTS, ssl_context
+from neuromorpho_api._urls import NeuronFiles
 from neuromorpho_api._version import __version__
 
 __all__ = [
@@ -26,9 +28,11 @@ __all__ = [
     "NEUROMORPHO_HOSTS",
     "APIError",
     "DownloadError",
+    "NeuroMorpho",
     "NeuroMorphoAdapter",
     "NeuroMorphoError",
     "NeuroMorphoSession",
+    "NeuronFiles",
     "NeuronNotFound",
     "ServiceUnavailable",
     "UnknownFieldError",
@@ -41,6 +45,8 @@ requestor: NeuroMorphoSession = NeuroMorphoSession()
 """The shared session: use it like the ``requests`` module."""
 
 for _name in (
+    "NeuroMorpho",
+    "NeuronFiles",
     "NeuroMorphoAdapter",
     "NeuroMorphoSession",
     "ssl_context",
