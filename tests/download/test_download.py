@@ -430,8 +430,9 @@ def test_retry_after_pauses_every_worker(emu: Emulator, tmp_path: Path) -> None:
         on_progress=lambda result: finished.append(time.monotonic() - started),
     )
     assert report.ok
-    # Only what the other worker had already started may finish during the pause.
-    assert sum(1 for t in finished if t < 0.9) <= 1
+    # Only what the other worker had already started may finish during the pause (one file,
+    # two if it was quicker than the 503): without the pause all 7 others would.
+    assert sum(1 for t in finished if t < 0.9) <= 2
     assert max(finished) >= 1.0
 
 
