@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from neuromorpho_api._adapter import NeuroMorphoAdapter
 from neuromorpho_api._client import NeuroMorpho
+from neuromorpho_api._download import DownloadFailure, DownloadReport
 from neuromorpho_api._errors import (
     APIError,
     DownloadError,
@@ -28,6 +29,8 @@ __all__ = [
     "NEUROMORPHO_HOSTS",
     "APIError",
     "DownloadError",
+    "DownloadFailure",
+    "DownloadReport",
     "NeuroMorpho",
     "NeuroMorphoAdapter",
     "NeuroMorphoError",
@@ -47,6 +50,8 @@ requestor: NeuroMorphoSession = NeuroMorphoSession()
 for _name in (
     "NeuroMorpho",
     "NeuronFiles",
+    "DownloadReport",
+    "DownloadFailure",
     "NeuroMorphoAdapter",
     "NeuroMorphoSession",
     "ssl_context",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
+import itertools
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union, overload
 
 import requests
 
@@ -17,6 +19,8 @@ from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession
 
 if TYPE_CHECKING:
     import pandas
+
+    from neuromorpho_api._download import DownloadReport, FileResult
 
 __all__ = ["NeuroMorpho"]
 
@@ -550,6 +554,69 @@ class NeuroMorpho:
         ``dableFiles/{archive, lower case}/CNG%20version/{name}.CNG.swc``, percent-encoded.
         """
         return self.file_urls(record_or_key).swc
+
+    # -- downloads -------------------------------------------------------------------------
+
+    def download(
+        self,
+        records_or_criteria: Mapping[str, _Criterion] | Iterable[Mapping[str, Any]],
+        dest: str | os.PathLike[str],
+        *,
+        limit: int | None = None,
+        workers: int = 4,
+        rate_limit: float | None = None,
+        attempts: int = 3,
+        verify_existing: bool = True,
+        metadata: Literal["jsonl", "csv"] | None = None,
+        progress: bool | None = None,
+        on_progress: Callable[[FileResult], object] | None = None,
+    ) -> DownloadReport:
+        """Download the standardized SWC files of many neurons into *dest*.
+
+        *records_or_criteria* is either search criteria (``{"species": "rat"}``, searched
+        lazily as :meth:`search` does) or records, e.g. from :meth:`search`. Files are streamed
+        over *workers* kept-alive connections, checked (size, SWC content) and only then renamed
+        into place; a manifest in *dest* lets a rerun skip what is complete. Failures are
+        retried *attempts* times and then listed in the returned
+        :class:`~neuromorpho_api.DownloadReport`, never dropped. *rate_limit* caps files per
+        second (off by default: the worker count is the politeness bound). *metadata* also
+        writes the records as ``neuromorpho-metadata.jsonl`` or ``.csv``. Ctrl-C stops within
+        seconds, removes partial files and keeps the manifest.
+        """
+        from neuromorpho_api import requestor
+        from neuromorpho_api._download import download
+
+        limit = self._check_limit(limit)
+        total: int | None = None
+        records: Iterable[Mapping[str, Any]]
+        if isinstance(records_or_criteria, Mapping):
+            if "neuron_name" in records_or_criteria and "archive" in records_or_criteria:
+                records = [records_or_criteria]  # one record, not criteria
+            else:
+                total = self.count(records_or_criteria)
+                total = total if limit is None else min(total, limit)
+                records = self.search(records_or_criteria, limit=limit)
+        else:
+            records = records_or_criteria
+            if limit is not None:
+                records = itertools.islice(records, limit)
+        return download(
+            records,
+            dest,
+            # The shared session retries inside urllib3; the downloader retries whole files
+            # with its own pool sized to the workers, so it gets a session of its own.
+            session=None if self.session is requestor else self.session,
+            base_url=self.base_url,
+            workers=workers,
+            rate_limit=rate_limit,
+            attempts=attempts,
+            verify_existing=verify_existing,
+            metadata=metadata,
+            progress=progress,
+            timeout=None if isinstance(self._timeout, _Default) else self._timeout,
+            on_progress=on_progress,
+            total=total,
+        )
 
     # -- pandas ----------------------------------------------------------------------------
 

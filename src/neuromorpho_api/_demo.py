@@ -25,7 +25,9 @@ def run_demo(out: str, *, quiet: bool = False, n_neurons: int = 600) -> int:
     from neuromorpho_api._client import NeuroMorpho
     from neuromorpho_api.testing import Emulator
 
-    say = lambda text="": _say(quiet, text)  # noqa: E731 (a local shorthand)
+    def say(text: str = "") -> None:
+        _say(quiet, text)
+
     say("Starting the NeuroMorpho.Org emulator on 127.0.0.1 (real TLS, no network needed)...")
     with Emulator(n_neurons) as emulator:
         say(
@@ -62,6 +64,9 @@ def run_demo(out: str, *, quiet: bool = False, n_neurons: int = 600) -> int:
             DEMO_CRITERIA, out, limit=DEMO_FILES, metadata="jsonl", progress=False
         )
         say(f"   {report}")
+        for failure in report.failed:
+            # The emulator, like the real site, has a few missing and broken files.
+            say(f"   not written: {failure.name}: {failure.reason}")
         again = client.download(DEMO_CRITERIA, out, limit=DEMO_FILES, progress=False)
         say(f"   run again (resumes, verifies by sha256): {again}")
         swc_files = sorted(name for name in os.listdir(out) if name.endswith(".swc"))
@@ -77,4 +82,4 @@ def run_demo(out: str, *, quiet: bool = False, n_neurons: int = 600) -> int:
     say("  neuromorpho count species=rat brain_region=neocortex")
     say("  neuromorpho download species=rat brain_region=neocortex --out swc/")
     say("  neuromorpho doctor      # does this machine need the TLS workaround?")
-    return 0 if report.ok else 1
+    return 0 if report.downloaded or report.skipped else 1

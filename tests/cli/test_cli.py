@@ -139,7 +139,10 @@ def test_demo_runs_offline_in_a_fresh_directory(tmp_path: Path) -> None:
     result = run(["demo"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     files = list((tmp_path / "neuromorpho-demo").glob("*.swc"))
-    assert len(files) == 8
+    failures = [line for line in result.stdout.splitlines() if "not written:" in line]
+    assert len(files) + len(failures) == 8
+    assert len(files) >= 5
+    assert not list((tmp_path / "neuromorpho-demo").glob(".*part*"))
     assert "DH_KEY_TOO_SMALL" in result.stdout
     assert "certificate and host name verified" in result.stdout
 

@@ -24,6 +24,8 @@ def test_public_names_are_exactly_these() -> None:
             "APIError",
             "DEFAULT_TIMEOUT",
             "DownloadError",
+            "DownloadFailure",
+            "DownloadReport",
             "NEUROMORPHO_HOSTS",
             "NeuroMorpho",
             "NeuroMorphoAdapter",
