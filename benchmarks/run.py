@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -102,44 +101,81 @@ def bench_search(emulator: Emulator, n_pages: int) -> Iterator[tuple[str, dict[s
         )
 
 
+def _download_records(emulator: Emulator, files: int) -> list[dict[str, Any]]:
+    database = emulator.database
+    unusable = database.missing_file_ids | database.broken_file_ids
+    records = [r for r in database.neurons if r["neuron_id"] not in unusable]
+    # The smallest files, so that round trips dominate, as they do for a polite crawler.
+    records.sort(key=lambda r: database.swc_size_target(r["neuron_id"]))
+    return records[:files]
+
+
+def _download(emulator: Emulator, records: list[dict[str, Any]]) -> tuple[Any, float, int]:
+    destination = tempfile.mkdtemp(prefix="neuromorpho-bench-")
+    try:
+        client = NeuroMorpho(session=NeuroMorphoSession(), rate_limit=None)
+        started = time.perf_counter()
+        report = client.download(records, destination, progress=False)
+        seconds = time.perf_counter() - started
+        size = sum(os.path.getsize(os.path.join(destination, p)) for p in os.listdir(destination))
+        return report, seconds, size
+    finally:
+        shutil.rmtree(destination, ignore_errors=True)
+
+
 def bench_download(emulator: Emulator, files: int) -> Iterator[tuple[str, dict[str, Any]]]:
-    records = [
-        r
-        for r in emulator.database.neurons
-        if r["neuron_id"]
-        not in emulator.database.missing_file_ids | emulator.database.broken_file_ids
-    ]
-    # Small files, so that the round trip dominates, as it does for a polite crawler.
-    records = sorted(records, key=lambda r: len(emulator.database.swc(r) or b""))[:files]
+    records = _download_records(emulator, files)
     for latency in (0.0, 0.05):
         emulator.latency = latency
-        destination = tempfile.mkdtemp(prefix="neuromorpho-bench-")
+        handshakes_before = len(emulator.handshakes)
         try:
-            handshakes_before = len(emulator.handshakes)
-            tracemalloc.start()
-            started = time.perf_counter()
-            client = NeuroMorpho(session=NeuroMorphoSession(), rate_limit=None)
-            report = client.download(records, destination, progress=False)
-            seconds = time.perf_counter() - started
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            size = sum(
-                os.path.getsize(os.path.join(destination, p)) for p in os.listdir(destination)
-            )
-            yield (
-                f"download {len(records)} SWC files, 4 workers, {int(latency * 1000)} ms added latency",
-                {
-                    "seconds": round(seconds, 2),
-                    "files_per_s": round(len(report.downloaded) / seconds, 1),
-                    "MB_per_s": round(size / seconds / 1e6, 1),
-                    "failed": len(report.failed),
-                    "tls_handshakes": len(emulator.handshakes) - handshakes_before,
-                    "peak_python_memory_MB": round(peak / 1e6, 1),
-                },
-            )
+            report, seconds, size = _download(emulator, records)
         finally:
             emulator.latency = 0.0
-            shutil.rmtree(destination, ignore_errors=True)
+        yield (
+            f"download {len(records)} SWC files (mean {size / len(records) / 1000:.0f} kB), "
+            f"4 workers, {int(latency * 1000)} ms added latency",
+            {
+                "seconds": round(seconds, 2),
+                "files_per_s": round(len(report.downloaded) / seconds, 1),
+                "failed": len(report.failed),
+                "tls_handshakes": len(emulator.handshakes) - handshakes_before,
+            },
+        )
+
+
+_CHILD_DOWNLOAD = """
+import json, resource, sys, tempfile
+from neuromorpho_api import NeuroMorpho
+records = json.load(sys.stdin)
+with tempfile.TemporaryDirectory() as destination:
+    report = NeuroMorpho(rate_limit=None).download(records, destination, progress=False)
+print(len(report.downloaded), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_memory(emulator: Emulator, files: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Peak resident memory of a client process downloading more and more files.
+
+    The client runs in its own process and reaches the emulator through its loopback proxy,
+    so the emulator's memory is not counted.
+    """
+    environment = {**os.environ, **emulator.environ()}
+    for count in (files // 8, files):
+        records = _download_records(emulator, count)
+        result = subprocess.run(
+            [sys.executable, "-c", _CHILD_DOWNLOAD],
+            input=json.dumps(records),
+            capture_output=True,
+            text=True,
+            env=environment,
+            check=True,
+        )
+        downloaded, peak_kb = (int(value) for value in result.stdout.split())
+        yield (
+            f"client process downloading {count} files: peak resident memory",
+            {"downloaded": downloaded, "peak_rss_MB": round(peak_kb / 1024, 1)},
+        )
 
 
 def bench_import(repeat: int) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -161,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     repeat, pages, files, neurons = (5, 2, 12, 1200) if args.smoke else (200, 20, 400, 10000)
+    memory_files = 16 if args.smoke else 4000
     machine = {
         "python": platform.python_version(),
         "openssl": ssl.OPENSSL_VERSION,
@@ -175,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_requests(emulator, repeat),
             bench_search(emulator, pages),
             bench_download(emulator, files),
+            bench_memory(emulator, memory_files),
         ):
             for label, values in benchmark:
                 results[label] = values
