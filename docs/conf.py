@@ -18,7 +18,7 @@ from neuromorpho_api.testing import Emulator
 
 project = "neuromorpho-api"
 author = "neuromorpho-api developers"
-copyright = "neuromorpho-api developers, BSD-3-Clause"  # noqa: A001 (Sphinx's name)
+copyright = "neuromorpho-api developers, BSD-3-Clause"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
 
