@@ -13,6 +13,8 @@ from __future__ import annotations
 import atexit
 import os
 
+from sphinx.application import Sphinx
+
 from neuromorpho_api import __version__
 from neuromorpho_api.testing import Emulator
 
@@ -87,5 +89,5 @@ def _stop_emulator(*_args: object) -> None:
 atexit.register(_emulator.stop)
 
 
-def setup(app: object) -> None:
-    app.connect("build-finished", _stop_emulator)  # type: ignore[attr-defined]
+def setup(app: Sphinx) -> None:
+    app.connect("build-finished", _stop_emulator)
