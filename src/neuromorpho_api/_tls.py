@@ -119,7 +119,7 @@ def explain_ssl_error(error: BaseException, host: str | None) -> str | None:
                 "the server's Diffie-Hellman group was refused even at OpenSSL security level 1; "
                 "this happens when OpenSSL runs in FIPS mode or a system crypto policy forbids "
                 "1024-bit groups. Run `neuromorpho doctor` for details, or use the plain-HTTP "
-                "mirror base URL http://cng.gmu.edu:8080/api"
+                'mirror: NeuroMorpho("http://cng.gmu.edu:8080/neuroMorpho")'
             )
         return (
             f"{host!r} offers a Diffie-Hellman group below 2048 bits; neuromorpho_api lowers the "
