@@ -56,7 +56,7 @@ NULLABLE_TEXT = {"note", "scientific_name", "soma_surface"}
 
 # sha256 over a fixed selection of the default database (see _digest); the same on every
 # supported Python version, which is what the pin protects.
-DIGEST = "4c0ba6f7ffc59f63d9ed3fdf81aeaf63b05f14b2297ff088dfff82b05a10ad97"
+DIGEST = "ddc01dcab657e5aba968270ae4f2ed965387fa9c5da716524226a8c02a851feb"
 
 
 @pytest.fixture(scope="module")
@@ -489,3 +489,202 @@ def test_other_files(db: SyntheticDatabase) -> None:
     assert b"cnic_001" in db.std_log(rec)
     assert b"cnic_001.CNG.swc" in db.remaining_issues(rec)
     assert db.png(rec).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+# ------------------------------------------------------------------------ file shapes
+
+Node = tuple[int, int, float, float, float, float, int]
+
+
+def _family(rec: dict[str, Any]) -> str:
+    words = " ".join(rec["cell_type"]).lower()
+    for key in ("purkinje", "glia", "pyramidal", "granule"):
+        if key in words:
+            return key
+    return "multipolar"
+
+
+def _direction(v: tuple[float, ...]) -> tuple[float, ...]:
+    n = sum(c * c for c in v) ** 0.5
+    return tuple(c / n for c in v)
+
+
+def _shape(nodes: list[Node]) -> dict[str, Any]:
+    """Tree measures: primary neurites, bifurcations, extents, path lengths, steps, radii."""
+    by_id = {n[0]: n for n in nodes}
+    children: dict[int, list[Node]] = {}
+    for n in nodes:
+        children.setdefault(n[6], []).append(n)
+    soma = {n[0] for n in nodes if n[1] == 1} or {nodes[0][0]}
+    primary = [n for n in nodes if n[0] not in soma and n[6] in soma]
+    dist = {}
+    steps = []
+    cable = 0.0
+    for nid, _, x, y, z, _, parent in nodes:
+        if parent == -1:
+            dist[nid] = 0.0
+            continue
+        p = by_id[parent]
+        d = ((x - p[2]) ** 2 + (y - p[3]) ** 2 + (z - p[4]) ** 2) ** 0.5
+        dist[nid] = dist[parent] + d
+        if nid not in soma:
+            cable += d
+            if parent not in soma:
+                steps.append(d)
+    extents = sorted(
+        (max(n[k] for n in nodes) - min(n[k] for n in nodes) for k in (2, 3, 4)), reverse=True
+    )
+    return {
+        "primary": primary,
+        "bifurcations": sum(1 for nid, c in children.items() if len(c) >= 2 and nid not in soma),
+        "extents": extents,
+        "max_path": max(dist.values()),
+        "cable": cable,
+        "steps": steps,
+        "tips": [n for n in nodes if n[0] not in children and n[0] not in soma],
+        "types": {n[1] for n in nodes},
+        "by_id": by_id,
+        "children": children,
+    }
+
+
+@pytest.fixture(scope="module")
+def shapes(db: SyntheticDatabase) -> list[tuple[dict[str, Any], list[Node], dict[str, Any]]]:
+    """Every 19th good neuron (cnic_001 first) of up to 300 KB, parsed and measured."""
+    bad = db.missing_file_ids | db.broken_file_ids
+    out = []
+    for rec in db.neurons[::19]:
+        nid = rec["neuron_id"]
+        if nid in bad or db.swc_size_target(nid) > 300_000:
+            continue
+        body = db.swc(rec)
+        assert body is not None
+        nodes = _parse_swc(body)
+        out.append((rec, nodes, {**_shape(nodes), "size": len(body)}))
+    assert len(out) > 120
+    return out
+
+
+def test_swc_soma_and_primary_neurites(
+    shapes: list[tuple[dict[str, Any], list[Node], dict[str, Any]]],
+) -> None:
+    for rec, nodes, s in shapes:
+        if "No Soma" not in rec["domain"]:
+            assert [n[1] for n in nodes[:3]] == [1, 1, 1]
+            assert nodes[0][2:5] == (0.0, 0.0, 0.0)  # the soma sits at the origin
+        else:
+            assert nodes[0][1] != 1 and nodes[0][6] == -1
+        primary = s["primary"]
+        assert len(primary) <= 11
+        if rec["domain"].startswith("No Dendrites"):
+            continue  # one axon, branching from the start
+        # several primary neurites, leaving in different directions
+        assert len(primary) >= (2 if _family(rec) == "purkinje" else 3), rec["neuron_id"]
+        heads = [_direction(n[2:5]) for n in primary]
+        for i, a in enumerate(heads):
+            assert all(sum(p * q for p, q in zip(a, b)) < 0.995 for b in heads[:i])
+        if _family(rec) in ("multipolar", "glia"):  # all around the soma
+            resultant = [sum(h[k] for h in heads) / len(heads) for k in range(3)]
+            assert sum(c * c for c in resultant) ** 0.5 < 0.7
+
+
+def test_swc_trees_are_bushy_not_lines(
+    shapes: list[tuple[dict[str, Any], list[Node], dict[str, Any]]],
+) -> None:
+    median_sized = [s for _, _, s in shapes if 50_000 <= s["size"] <= 150_000]
+    assert len(median_sized) > 30
+    bifurcations = [s["bifurcations"] for s in median_sized]
+    assert min(bifurcations) >= 15
+    assert statistics.median(bifurcations) >= 40
+    for s in median_sized:
+        # a line would reach its whole cable from the soma; a tree a small part of it
+        assert s["max_path"] < 0.25 * s["cable"]
+        # ... and the path to its farthest tip is not much longer than the cell is wide
+        assert s["max_path"] < 2.5 * s["extents"][0]
+    # Not a line in space either: the second-largest extent is a good part of the largest.
+    flat = [s["extents"][1] / s["extents"][0] for _, _, s in shapes]
+    assert sum(r >= 1 / 3 for r in flat) >= 0.8 * len(flat)
+    assert min(flat) > 0.1
+
+
+def test_swc_steps_extents_and_radii(
+    shapes: list[tuple[dict[str, Any], list[Node], dict[str, Any]]],
+) -> None:
+    for rec, _, s in shapes:
+        # smooth walks: 1-5 um between consecutive points (4-decimal rounding aside)
+        assert min(s["steps"]) >= 0.99
+        assert max(s["steps"]) <= 5.01
+        big = s["extents"][0]
+        if 50_000 <= s["size"] <= 150_000:  # a few hundred um across
+            if _family(rec) == "glia":
+                assert 30 <= big <= 300
+            else:
+                assert 150 <= big <= 2500, rec["neuron_id"]
+        # radii taper: a point is never thicker than its parent (soma aside)
+        by_id = s["by_id"]
+        for nid, kids in s["children"].items():
+            if nid in by_id and by_id[nid][1] != 1:
+                assert max(k[5] for k in kids) <= by_id[nid][5] + 1e-4
+        # ... and thin out with branch order: tips are much thinner than primary neurites
+        if s["bifurcations"] >= 20:
+            primary_r = statistics.mean(n[5] for n in s["primary"])
+            assert statistics.mean(n[5] for n in s["tips"]) < 0.6 * primary_r
+
+
+def test_swc_rall_like_radii(db: SyntheticDatabase) -> None:
+    rec = db.neuron_by_id(6)
+    assert rec is not None
+    nodes = _parse_swc(db.swc(rec) or b"")
+    kids: dict[int, list[Node]] = {}
+    for n in nodes:
+        kids.setdefault(n[6], []).append(n)
+    by_id = {n[0]: n for n in nodes}
+    checked = 0
+    for nid, below in kids.items():
+        if len(below) == 2 and by_id[nid][1] != 1 and min(k[5] for k in below) > 0.25:
+            # r ** 1.5 = r1 ** 1.5 + r2 ** 1.5 up to the taper along a segment
+            ratio = sum(k[5] ** 1.5 for k in below) / by_id[nid][5] ** 1.5
+            assert 0.8 <= ratio <= 1.05
+            checked += 1
+    assert checked >= 5
+
+
+def test_swc_families_look_different(
+    shapes: list[tuple[dict[str, Any], list[Node], dict[str, Any]]],
+) -> None:
+    seen: Counter[str] = Counter()
+    for rec, nodes, s in shapes:
+        family = _family(rec)
+        domain = rec["domain"]
+        seen[family] += 1
+        has_axon = "Axon" in domain and "No Axon" not in domain
+        has_dendrites = not domain.startswith("No Dendrites")
+        assert (2 in s["types"]) == has_axon
+        assert (3 in s["types"]) == has_dendrites
+        assert (4 in s["types"]) == (family == "pyramidal" and has_dendrites)
+        dend = [n for n in nodes if n[1] in (3, 4)]
+        if family == "pyramidal" and has_dendrites:
+            apical = [n for n in nodes if n[1] == 4]
+            basal = [n for n in nodes if n[1] == 3]
+            assert statistics.mean(n[3] for n in apical) > 0.1 * s["extents"][0]  # above
+            assert statistics.mean(n[3] for n in apical) > statistics.mean(n[3] for n in basal)
+        elif family == "purkinje" and has_dendrites:
+            xs, zs = [n[2] for n in dend], [n[4] for n in dend]
+            assert max(zs) - min(zs) < 0.2 * (max(xs) - min(xs))  # a flat fan
+            assert sum(n[3] > 0 for n in dend) > 0.95 * len(dend)  # above the soma
+        elif family == "granule" and has_dendrites:
+            assert sum(n[3] > 0 for n in dend) > 0.95 * len(dend)  # a cone above the soma
+        elif family == "glia":
+            assert len(s["primary"]) >= 7
+            assert s["extents"][0] < 300  # small and bushy
+            assert s["bifurcations"] > 0.03 * len(nodes)
+    assert set(seen) == {"pyramidal", "multipolar", "purkinje", "granule", "glia"}
+
+
+def test_large_file_is_a_big_tree(db: SyntheticDatabase) -> None:
+    rec = db.neuron_by_id(db.large_file_id)
+    assert rec is not None
+    s = _shape(_parse_swc(db.swc(rec) or b""))
+    assert s["bifurcations"] > 500
+    assert s["max_path"] < 0.05 * s["cable"]
+    assert s["extents"][1] > s["extents"][0] / 3
