@@ -31,7 +31,6 @@ import queue
 import random
 import re
 import secrets
-import ssl
 import threading
 import time
 import unicodedata
@@ -43,6 +42,7 @@ import requests
 from urllib3.util.retry import Retry
 
 from neuromorpho_api._errors import DownloadError
+from neuromorpho_api._explain import describe, short
 from neuromorpho_api._progress import make_progress
 from neuromorpho_api._ratelimit import RateLimiter
 from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession
@@ -416,63 +416,10 @@ class _Attempt(Exception):
         self.retry_after = retry_after
 
 
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """The error and what it wraps (``__cause__``, ``__context__``, exceptions in ``args``)."""
-    seen: set[int] = set()
-    todo = [error]
-    while todo:
-        current = todo.pop(0)  # breadth first: the innermost error comes last
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            todo.append(reason)
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
-                todo.append(linked)
-
-
 def _describe(error: BaseException, timeout: tuple[float | None, float | None]) -> _Attempt:
     """A human-readable reason for a transport error, and whether to retry."""
-    chain = list(_chain(error))
-    names = {type(item).__name__ for item in chain}
-    text = " ".join(str(item) for item in chain)
-    if isinstance(error, requests.exceptions.SSLError):
-        if any(isinstance(item, ssl.SSLCertVerificationError) for item in chain) or (
-            "CERTIFICATE_VERIFY_FAILED" in text or "DH_KEY_TOO_SMALL" in text
-        ):
-            # The same handshake will fail again: report it, do not hammer the server.
-            return _Attempt(f"TLS failure: {_short(error)}", retry=False)
-        return _Attempt(f"TLS error: {_short(error)}", retry=True)
-    if isinstance(error, requests.exceptions.ConnectTimeout):
-        return _Attempt(f"could not connect within {timeout[0]} s", retry=True)
-    if isinstance(error, requests.exceptions.ReadTimeout) or names & {
-        "ReadTimeoutError",
-        "TimeoutError",
-        "timeout",
-    }:
-        return _Attempt(f"the server stopped sending (no data for {timeout[1]} s)", retry=True)
-    if names & {"ConnectionResetError", "BrokenPipeError", "ConnectionAbortedError"}:
-        return _Attempt("connection reset by the server", retry=True)
-    if "IncompleteRead" in names or "IncompleteRead" in text:
-        return _Attempt("connection closed before the end of the file", retry=True)
-    if "RemoteDisconnected" in names:
-        return _Attempt("the server closed the connection without answering", retry=True)
-    if "ConnectionRefusedError" in names:
-        return _Attempt("connection refused", retry=True)
-    if names & {"gaierror", "NameResolutionError"}:
-        return _Attempt("cannot resolve the server's host name", retry=True)
-    # Otherwise the innermost error says most (urllib3's wrappers repeat the whole URL).
-    innermost = chain[-1] if len(chain) > 1 else error
-    return _Attempt(f"connection error: {_short(innermost)}", retry=True)
-
-
-def _short(error: BaseException, limit: int = 200) -> str:
-    text = str(error) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    reason, retry = describe(error, timeout)
+    return _Attempt(reason, retry=retry)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -658,7 +605,7 @@ class _Downloader:
     def _prepare(self, record: Mapping[str, Any]) -> _Job | FileResult:
         """Turn a record into a job, or into a result when there is nothing to fetch."""
         if not isinstance(record, Mapping):
-            label = _short(ValueError(repr(record)), 80)
+            label = short(ValueError(repr(record)), 80)
             return self._failed(label, None, "", "", "not a neuron record (a mapping)", {})
         name, archive = record.get("neuron_name"), record.get("archive")
         raw_id = record.get("neuron_id")

@@ -8,7 +8,6 @@ group; level 0 buys nothing for DH and re-opens SHA-1 signatures, so it is never
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
 
 __all__ = [
     "LEGACY_CIPHERS",
@@ -87,23 +86,10 @@ def ssl_context(
     return context
 
 
-def _reasons(error: BaseException) -> Iterator[BaseException]:
-    """Walk an exception and everything it wraps (cause, context, args, urllib3's reason)."""
-    seen: set[int] = set()
-    stack: list[BaseException] = [error]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        linked.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        stack.extend(item for item in linked if isinstance(item, BaseException))
-
-
 def _has_token(error: BaseException, token: str, text: str) -> bool:
-    for item in _reasons(error):
+    from neuromorpho_api._explain import error_chain
+
+    for item in error_chain(error):
         if isinstance(item, ssl.SSLError) and item.reason == token:
             return True
         if text in str(item).lower():

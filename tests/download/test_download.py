@@ -284,7 +284,7 @@ def test_stale_temporary_files_are_removed(emu: Emulator, tmp_path: Path) -> Non
 FAULTS = [
     pytest.param("reset", {"after_bytes": 3000}, "connection", id="reset-mid-body"),
     pytest.param("reset", {}, "connection", id="reset-before-answer"),
-    pytest.param("truncate", {"keep": 0.5}, "before the end of the file", id="truncated"),
+    pytest.param("truncate", {"keep": 0.5}, "closed before the end of the", id="truncated"),
     pytest.param("html", {}, "HTML page instead of the SWC file", id="html-page"),
     pytest.param("status", {"status": 503}, "HTTP 503", id="503"),
     pytest.param("status", {"status": 500}, "HTTP 500", id="500"),
