@@ -32,6 +32,20 @@ _ContextKey = tuple[Optional[tuple[str, str]], Optional[tuple[str, Optional[str]
 _MAX_CONTEXTS = 32
 
 
+class HintedSSLError(requests.exceptions.SSLError):
+    """A requests ``SSLError`` whose message ends with what to do about it.
+
+    ``args`` are the original ones (urllib3's ``MaxRetryError`` first), as with stock requests.
+    """
+
+    def __init__(self, *args: Any, hint: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} -- {self.hint}"
+
+
 def _keep_timeouts(
     send: Callable[..., Response], request: PreparedRequest, *args: Any, **kwargs: Any
 ) -> Response:
@@ -143,8 +157,8 @@ class NeuroMorphoAdapter(HTTPAdapter):
             hint = explain_ssl_error(error, parse_url(request.url or "").host)
             if hint is None:
                 raise
-            raise requests.exceptions.SSLError(
-                f"{error} -- {hint}", request=request, response=error.response
+            raise HintedSSLError(
+                *error.args, hint=hint, request=request, response=error.response
             ) from error
 
     # -- contexts --------------------------------------------------------------------------

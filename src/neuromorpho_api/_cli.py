@@ -145,6 +145,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_neuron(args: argparse.Namespace) -> int:
+    if not args.neuron.strip():
+        raise UsageError("give a neuron id (e.g. 1) or name (e.g. cnic_001)")
     key: int | str = int(args.neuron) if args.neuron.isdigit() else args.neuron
     record = _client(args).neuron(key)
     print(json.dumps(record, indent=2, ensure_ascii=False))
@@ -165,6 +167,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         limit=args.limit,
         metadata=args.metadata,
         rate_limit=args.rate_limit,
+        verify_existing=not args.fast_resume,
         progress=False if args.quiet else None,
     )
     _info(args, str(report))
@@ -220,10 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     criteria_help = "FIELD=VALUE; repeat a field for OR, different fields are ANDed"
     count = command("count", cmd_count, "count the neurons matching the criteria")
-    count.add_argument("criteria", nargs="+", metavar="CRITERION", help=criteria_help)
+    count.add_argument("criteria", nargs="*", metavar="CRITERION", help=criteria_help)
 
     search = command("search", cmd_search, "list the neurons matching the criteria")
-    search.add_argument("criteria", nargs="+", metavar="CRITERION", help=criteria_help)
+    search.add_argument("criteria", nargs="*", metavar="CRITERION", help=criteria_help)
     search.add_argument(
         "--format",
         choices=("table", "csv", "jsonl"),
@@ -258,9 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument(
         "--rate-limit",
-        type=float,
+        type=_positive_float,
         metavar="PER_SECOND",
         help="at most this many files per second (default: no cap)",
+    )
+    download.add_argument(
+        "--fast-resume",
+        action="store_true",
+        help="on a rerun, trust files whose size matches the manifest instead of re-hashing "
+        "them (sha256)",
     )
 
     neuron = command("neuron", cmd_neuron, "show one neuron's metadata, by id or by name")
@@ -290,6 +299,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 
     parser.add_argument(
         "--base-url",
+        type=_base_url,
         default=default("https://neuromorpho.org"),
         metavar="URL",
         help="site to talk to (default: https://neuromorpho.org; the plain-HTTP mirror is "
@@ -309,6 +319,25 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         default=default(False),
         help="no progress bar or summaries",
     )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _base_url(text: str) -> str:
+    from neuromorpho_api._urls import normalize_base_url
+
+    try:
+        return normalize_base_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -338,17 +367,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.handler(args)
         return status
-    except (UsageError, UnknownFieldError) as error:
-        print(f"neuromorpho: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    except UsageError as error:
+        return _fail(f"{error}", EXIT_USAGE)
+    except UnknownFieldError as error:
+        hint = f"; did you mean {', '.join(error.suggestions)}?" if error.suggestions else ""
+        return _fail(f"unknown field {error.field!r}{hint} (run `neuromorpho fields`)", EXIT_USAGE)
     except KeyboardInterrupt:
-        print("neuromorpho: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _fail("interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:
         # `neuromorpho search ... | head`: the reader left; that is not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except (NeuroMorphoError, requests.RequestException, OSError, ValueError) as error:
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"neuromorpho: error: {message}", file=sys.stderr)
-        return EXIT_FAILED
+    except requests.RequestException as error:
+        from neuromorpho_api._explain import describe
+
+        url = getattr(error.request, "url", None) or args.base_url
+        return _fail(f"{describe(error)[0]} ({url})", EXIT_FAILED)
+    except (NeuroMorphoError, OSError, ValueError) as error:
+        return _fail(" ".join(str(error).split()) or type(error).__name__, EXIT_FAILED)
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"neuromorpho: error: {message}", file=sys.stderr)
+    return status

@@ -573,8 +573,9 @@ class NeuroMorpho:
     ) -> DownloadReport:
         """Download the standardized SWC files of many neurons into *dest*.
 
-        *records_or_criteria* is either search criteria (``{"species": "rat"}``, searched
-        lazily as :meth:`search` does) or records, e.g. from :meth:`search`. Files are streamed
+        *records_or_criteria* is either search criteria (a mapping such as
+        ``{"species": "rat"}``, searched lazily as :meth:`search` does) or an iterable of
+        records, e.g. from :meth:`search` (one record: ``[record]``). Files are streamed
         over *workers* kept-alive connections, checked (size, SWC content) and only then renamed
         into place; a manifest in *dest* lets a rerun skip what is complete. Failures are
         retried *attempts* times and then listed in the returned
@@ -590,12 +591,11 @@ class NeuroMorpho:
         total: int | None = None
         records: Iterable[Mapping[str, Any]]
         if isinstance(records_or_criteria, Mapping):
-            if "neuron_name" in records_or_criteria and "archive" in records_or_criteria:
-                records = [records_or_criteria]  # one record, not criteria
-            else:
-                total = self.count(records_or_criteria)
-                total = total if limit is None else min(total, limit)
-                records = self.search(records_or_criteria, limit=limit)
+            # Always criteria: {"archive": ..., "neuron_name": ...} is a search too. One record
+            # is downloaded as [record].
+            total = self.count(records_or_criteria)
+            total = total if limit is None else min(total, limit)
+            records = self.search(records_or_criteria, limit=limit)
         else:
             records = records_or_criteria
             if limit is not None:

@@ -72,7 +72,9 @@ class Diagnosis:
     def dh_group(self) -> str:
         """What the probes tell about the server's DH group (Python cannot read its size)."""
         ours, stock = self.ours, self.stock
-        if ours is None or not ours.ok or not (ours.cipher or "").startswith("DHE-"):
+        if ours is None or not ours.ok:
+            return "unknown (the site was not reached)"
+        if not (ours.cipher or "").startswith("DHE-"):
             return "not used (no DHE suite negotiated)"
         if stock is not None and stock.dh_key_too_small:
             return "1024 to 2047 bits (refused at security level 2, accepted at level 1)"
@@ -135,11 +137,13 @@ def _probe(
 
 
 def _one_line(error: BaseException) -> str:
+    from neuromorpho_api._explain import describe
+
     text = " ".join(str(error).split())
     match = re.search(r"\[SSL: [A-Z_0-9]+\][^(]*", text)
     if match:
         return match.group(0).strip()
-    return text[:300] or type(error).__name__
+    return describe(error)[0]
 
 
 def diagnose(
@@ -157,10 +161,15 @@ def diagnose(
     )
     facts["default security level"] = _default_security_level()
     facts["FIPS mode"] = _fips_mode()
-    facts["lowered to"] = (
-        f"level 1, for neuromorpho.org and www.neuromorpho.org ({LEGACY_CIPHERS.split(':')[0]})"
+    level = LEGACY_CIPHERS.split(":")[0].split("=")[1]
+    facts["this package uses"] = (
+        f"security level {level}, only for neuromorpho.org and www.neuromorpho.org"
     )
-    trust = verify if isinstance(verify, str) else os.environ.get("REQUESTS_CA_BUNDLE") or "certifi"
+    trust = (
+        verify
+        if isinstance(verify, str)
+        else os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or "certifi"
+    )
     facts["CA bundle"] = str(trust)
     proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
     facts["HTTPS proxy"] = proxy or "none"

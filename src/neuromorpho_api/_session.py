@@ -82,6 +82,16 @@ class NeuroMorphoSession(requests.Session):
             kwargs["timeout"] = self.timeout
         return super().request(method, url, *args, **kwargs)
 
+    def get(self, url: str | bytes, params: Any = None, **kwargs: Any) -> requests.Response:
+        """Send a GET request; ``params`` may be positional, as in ``requests.get``."""
+        kwargs.setdefault("allow_redirects", True)
+        return self.request("GET", url, params=params, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """Send a prepared request; without a ``timeout``, :attr:`timeout` applies."""
+        kwargs.setdefault("timeout", self.timeout)
+        return super().send(request, **kwargs)
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("timeout", DEFAULT_TIMEOUT)
         super().__setstate__(state)

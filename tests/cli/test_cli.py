@@ -94,7 +94,7 @@ def test_errors_are_one_line_with_the_right_status(site: Emulator) -> None:
     unknown_field = run(["count", "specie=rat"], site)
     assert unknown_field.returncode == 2
     assert unknown_field.stderr.strip().splitlines() == [
-        "neuromorpho: error: unknown field 'specie'; did you mean 'species'? (see NeuroMorpho().fields())"
+        "neuromorpho: error: unknown field 'specie'; did you mean species? (run `neuromorpho fields`)"
     ]
     not_found = run(["neuron", "no_such_neuron_xyz"], site)
     assert not_found.returncode == 1
@@ -108,8 +108,60 @@ def test_errors_are_one_line_with_the_right_status(site: Emulator) -> None:
 def test_no_network_is_a_clear_one_line_error() -> None:
     result = run(["--base-url", "https://127.0.0.1:9", "fields"])
     assert result.returncode == 1
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith("neuromorpho: error:")
+    assert result.stderr.strip().splitlines() == [
+        "neuromorpho: error: connection refused (is the server up, and the URL right?) "
+        "(https://127.0.0.1:9/api/neuron/fields)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["download", "species=rat", "--out", "d", "--rate-limit", "0"],
+        ["download", "species=rat", "--out", "d", "--workers", "-1"],
+        ["--base-url", "https://neuromorpho.org/api", "fields"],
+        ["--base-url", "ftp://neuromorpho.org", "fields"],
+        ["neuron", " "],
+        ["download", "--out", "d"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2_before_any_request(args: list[str], tmp_path: Path) -> None:
+    result = run(args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_count_without_criteria_counts_everything(site: Emulator) -> None:
+    result = run(["count"], site)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == len(site.database.neurons)
+
+
+def test_download_with_name_and_archive_criteria(site: Emulator, tmp_path: Path) -> None:
+    """Criteria that happen to have a record's keys are still a search."""
+    out = tmp_path / "family"
+    result = run(
+        [
+            "download",
+            "archive=Tsai",
+            "neuron_name=CB_CKp25_2w_F_Animal01_*",
+            "--out",
+            str(out),
+            "-q",
+        ],
+        site,
+    )
+    expected = site.database.search("archive:Tsai", ["neuron_name:CB_CKp25_2w_F_Animal01_*"])
+    assert len(expected) == 15
+    usable = [
+        r
+        for r in expected
+        if site.database.swc(r) is not None and r["neuron_id"] not in site.database.broken_file_ids
+    ]
+    assert len(list(out.glob("*.swc"))) == len(usable)
+    assert result.returncode == (0 if len(usable) == 15 else 1)
 
 
 def test_doctor_reports_what_is_negotiated(site: Emulator) -> None:

@@ -165,3 +165,37 @@ def test_import_has_no_side_effects() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "clean"
     assert result.stderr == ""
+
+
+def test_hinted_ssl_error_keeps_the_original_args(legacy: Emulator) -> None:
+    from urllib3.exceptions import MaxRetryError
+
+    with pytest.raises(requests.exceptions.SSLError) as error:
+        NeuroMorphoSession().get("https://other.test/api/health")
+    assert isinstance(error.value.args[0], MaxRetryError)
+    assert "DH_KEY_TOO_SMALL" in str(error.value.args[0].reason)
+    assert str(error.value).endswith("only for neuromorpho.org and www.neuromorpho.org")
+
+
+def test_get_takes_params_positionally_like_the_module(legacy: Emulator) -> None:
+    response = requestor.get("https://neuromorpho.org/api/neuron/select", {"q": "neuron_id:1"})
+    assert response.json()["page"]["totalElements"] == 1
+
+
+def test_send_without_timeout_gets_the_default(legacy: Emulator, monkeypatch) -> None:
+    seen: list[object] = []
+    session = NeuroMorphoSession(timeout=(4, 9))
+    adapter = session.get_adapter("https://neuromorpho.org/")
+    original = adapter.send
+
+    def spy(request, **kwargs):
+        seen.append(kwargs.get("timeout"))
+        return original(request, **kwargs)
+
+    monkeypatch.setattr(adapter, "send", spy)
+    prepared = session.prepare_request(
+        requests.Request("GET", "https://neuromorpho.org/api/health")
+    )
+    assert session.send(prepared, verify=legacy.ca_bundle).ok
+    assert session.get("https://neuromorpho.org/api/health", timeout=None).ok
+    assert seen == [(4, 9), None]
