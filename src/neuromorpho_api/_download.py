@@ -8,9 +8,10 @@ with :func:`os.replace` and only then appends a line to the manifest
 (``.neuromorpho-manifest.jsonl``). Anything else removes the temporary file.
 
 A rerun reads the manifest and skips files whose size (and sha256, with ``verify_existing``)
-still match; a file present but not in the manifest is trusted only if it passes the SWC
-check. Records are pulled from the caller's iterable only as workers free up, so a lazy search
-of any size is never held in memory.
+still match. A file present but not in the manifest is never trusted, however valid it looks
+(another tool's partial download cut at a line end is valid SWC): it is downloaded again and
+renamed over. Records are pulled from the caller's iterable only as workers free up, so a lazy
+search of any size is never held in memory.
 
 The calling thread pulls records, collects results and calls ``on_progress``; a
 ``KeyboardInterrupt`` there (Ctrl-C, or raised by ``on_progress``) stops the workers, deletes
@@ -527,10 +528,14 @@ class _Downloader:
 
     def run(self, records: Iterable[Mapping[str, Any]]) -> DownloadReport:
         started = time.monotonic()
-        os.makedirs(self.dest, exist_ok=True)
-        self._remove_stale_parts()
-        self.manifest.load()
-        self._check_pool()
+        try:
+            self._remove_stale_parts()
+            self.manifest.load()
+            self._check_pool()
+        except BaseException:
+            if self.own_session:
+                self.session.close()
+            raise
         total = self.total
         if total is None and isinstance(records, Sized):
             total = len(records)
@@ -789,7 +794,7 @@ class _Downloader:
         )
 
     def _existing(self, job: _Job) -> FileResult | None:
-        """A "skipped" result if ``job.path`` already holds the complete file."""
+        """A "skipped" result if the manifest vouches for the file at ``job.path``."""
         try:
             stat = os.lstat(job.path)
         except FileNotFoundError:
@@ -800,55 +805,38 @@ class _Downloader:
                 job.neuron_id,
                 job.url,
                 job.path,
-                f"cannot read the existing file: {error}",
+                f"cannot read the existing file: {short(error)}",
                 job.record,
             )
         if not _is_regular(stat.st_mode):
             return None  # a symlink or directory planted there is replaced, never followed
         entry = self.manifest.get(job.filename)
-
-        def skipped(reason: str) -> FileResult:
-            return FileResult(
-                "skipped",
-                job.name,
-                job.neuron_id,
-                job.url,
-                job.path,
-                stat.st_size,
-                reason,
-                job.record,
-            )
-
-        if entry is not None:
-            if entry.size != stat.st_size:
-                logger.info("%s changed size since it was downloaded; fetching it again", job.path)
-                return None
-            if not self.verify_existing:
-                return skipped("already complete (size matches the manifest)")
-            if _sha256_file(job.path, self.stop) == entry.sha256:
-                return skipped("already complete (sha256 matches the manifest)")
+        if entry is None:
+            # Another tool's file (maybe a partial download cut at a line end, which parses
+            # as SWC), or a crash between the rename and the manifest line: nothing says it
+            # is complete, so it is fetched again and renamed over.
+            logger.info("%s is not in the manifest; fetching it again", job.path)
+            return None
+        if entry.size != stat.st_size:
+            logger.info("%s changed size since it was downloaded; fetching it again", job.path)
+            return None
+        if not self.verify_existing:
+            reason = "already complete (size matches the manifest)"
+        elif _sha256_file(job.path, self.stop) == entry.sha256:
+            reason = "already complete (sha256 matches the manifest)"
+        else:
             logger.info("%s changed since it was downloaded; fetching it again", job.path)
             return None
-        # Not in the manifest (an older tool, or a crash between rename and manifest line):
-        # trust it only if it is an SWC file, and record it.
-        validator = SWCValidator()
-        digest = hashlib.sha256()
-        try:
-            with open(job.path, "rb") as file:
-                for chunk in iter(lambda: file.read(CHUNK_SIZE), b""):
-                    if self.stop.is_set():
-                        raise _Cancelled
-                    validator.feed(chunk)
-                    digest.update(chunk)
-            validator.finish()
-        except (SWCError, OSError) as error:
-            logger.info("%s is not a valid SWC file (%s); fetching it again", job.path, error)
-            return None
-        with self.commit_lock:
-            if self.stop.is_set():
-                raise _Cancelled
-            self.manifest.add(self._manifest_line(job, validator.size, digest.hexdigest()))
-        return skipped("already present and a valid SWC file (added to the manifest)")
+        return FileResult(
+            "skipped",
+            job.name,
+            job.neuron_id,
+            job.url,
+            job.path,
+            stat.st_size,
+            reason,
+            job.record,
+        )
 
     def _gate(self) -> None:
         with self.gate_lock:
@@ -1010,6 +998,28 @@ def _sha256_file(path: str, stop: threading.Event) -> str:
     return digest.hexdigest()
 
 
+def _make_dest(directory: str) -> None:
+    """Create *directory* if needed, or raise an error that says plainly what is wrong."""
+    existing = directory
+    while not os.path.lexists(existing):  # the deepest part of the path that exists
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if os.path.lexists(existing) and not os.path.isdir(existing):
+        raise NotADirectoryError(f"{existing} exists and is not a directory")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        # Created by someone else since the check above.
+        raise NotADirectoryError(
+            f"{error.filename or directory} exists and is not a directory"
+        ) from None
+    except OSError as error:
+        reason = error.strerror.lower() if error.strerror else short(error)
+        raise type(error)(f"cannot create the directory {directory}: {reason}") from error
+
+
 def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -1039,8 +1049,10 @@ def download(
 
     :param records: neuron records (``neuron_name``, ``archive``, ``neuron_id``), e.g. a
         search; pulled lazily, a few ahead of the workers.
-    :param dest: directory for the files (created if needed), named from ``neuron_name``
-        made safe (:func:`safe_filename`).
+    :param dest: directory for the files (created if needed; :class:`NotADirectoryError`
+        if it is a file), named from ``neuron_name`` made safe (:func:`safe_filename`). A file
+        already there is skipped only if the manifest of an earlier run lists it with the same
+        size (and sha256); any other is downloaded again and replaced.
     :param session: a requests session shared by the workers; default: a
         :class:`~neuromorpho_api.NeuroMorphoSession` with one kept-alive connection per worker
         (its own retries are off: files are retried here).
@@ -1076,6 +1088,7 @@ def download(
     if isinstance(records, (str, bytes, Mapping)):
         raise TypeError("records must be an iterable of neuron records, not a single record")
     directory = os.path.abspath(os.fspath(dest))
+    _make_dest(directory)
     downloader = _Downloader(
         directory,
         session=session,

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -33,6 +34,7 @@ from neuromorpho_api._download import (
     safe_filename,
 )
 from neuromorpho_api._progress import CounterProgress, NullProgress, make_progress
+from neuromorpho_api._swc import SWCValidator
 from neuromorpho_api.testing import Emulator
 
 Record = Mapping[str, Any]
@@ -151,7 +153,7 @@ def test_error_pages_do_not_cost_a_connection(emu: Emulator, tmp_path: Path) -> 
 
 
 def test_producer_is_consumed_lazily(emu: Emulator, tmp_path: Path) -> None:
-    # 2,000 records through a generator; the files are tiny (served by a fault) to stay fast.
+    # Records through a generator; the files are tiny (served by a fault) to stay fast.
     emu.faults.add(
         r"^/dableFiles/lazy/",
         "status",
@@ -161,10 +163,15 @@ def test_producer_is_consumed_lazily(emu: Emulator, tmp_path: Path) -> None:
         body=b"# tiny\n1 1 0 0 0 1 -1\n",
     )
     workers = 4
+    # Never more ahead than the queue, one per worker in flight, and the one in hand...
+    bound = (dl.QUEUE_PER_WORKER + 1) * workers + 1
+    # ...out of well over twice that many records, so taking them all at once would show.
+    total = 600
+    assert bound < total // 2
     state = {"pulled": 0, "done": 0, "ahead": 0}
 
     def records() -> Iterator[Record]:
-        for index in range(2000):
+        for index in range(total):
             state["pulled"] += 1
             state["ahead"] = max(state["ahead"], state["pulled"] - state["done"])
             yield {"neuron_id": 10**7 + index, "neuron_name": f"lazy-{index}", "archive": "Lazy"}
@@ -173,9 +180,9 @@ def test_producer_is_consumed_lazily(emu: Emulator, tmp_path: Path) -> None:
         state["done"] += 1
 
     report = download(records(), tmp_path, workers=workers, progress=False, on_progress=count)
-    assert len(report.downloaded) == 2000
-    # Never more than the queue, one per worker in flight, and the one in hand.
-    assert state["ahead"] <= (dl.QUEUE_PER_WORKER + 1) * workers + 1 < 2000 // 4
+    assert len(report.downloaded) == total
+    assert state["ahead"] <= bound
+    assert state["ahead"] >= dl.QUEUE_PER_WORKER * workers  # the queue did fill: bound reached
 
 
 # -- resuming -----------------------------------------------------------------------------------
@@ -218,22 +225,55 @@ def test_without_verify_existing_only_sizes_are_checked(emu: Emulator, tmp_path:
     assert len(report.skipped) == 2  # the same-size edit is not noticed without hashing
 
 
-def test_file_not_in_manifest_is_checked_before_being_trusted(
-    emu: Emulator, tmp_path: Path
-) -> None:
+def test_a_file_not_in_the_manifest_is_never_trusted(emu: Emulator, tmp_path: Path) -> None:
+    # Another tool's partial download, cut at a line end, still parses as SWC: only the
+    # manifest can tell a complete file from it.
     records = good_records(emu, 3)
-    good, garbage, html = records
-    local(tmp_path, good).write_bytes(emu.database.swc(good) or b"")
-    local(tmp_path, garbage).write_bytes(b"1 1 0 0 0 1 -1\nnot swc at all\n")
-    local(tmp_path, html).write_bytes(b"<html><body>Service Unavailable</body></html>")
+    download(records, tmp_path, progress=False)
+    path = local(tmp_path, records[1])
+    data = path.read_bytes()
+    partial = data[: data.rindex(b"\n", 0, len(data) // 3) + 1]
+    validator = SWCValidator()
+    validator.feed(partial)
+    validator.finish()  # a valid SWC file, yet a third of the real one
+    path.write_bytes(partial)
+    (tmp_path / MANIFEST_NAME).unlink()
+    emu.reset()
+
     report = download(records, tmp_path, progress=False)
-    assert report.skipped == [good["neuron_name"]]
-    assert sorted(report.downloaded) == sorted([garbage["neuron_name"], html["neuron_name"]])
+    assert report.skipped == []
+    assert sorted(report.downloaded) == sorted(r["neuron_name"] for r in records)
+    assert "3 downloaded" in str(report) and "0 already complete" in str(report)
+    assert len(file_requests(emu)) == 3
     assert_complete(emu, tmp_path, records)
-    assert {line["neuron_name"] for line in manifest(tmp_path)} == {
-        r["neuron_name"] for r in records
-    }  # the adopted file was recorded too
-    assert file_requests(emu, good) == []
+    assert_clean(tmp_path)
+    assert sorted(line["name"] for line in manifest(tmp_path)) == sorted(swc_files(tmp_path))
+    again = download(records, tmp_path, progress=False)  # now the manifest vouches for them
+    assert len(again.skipped) == 3 and again.downloaded == []
+
+
+def test_files_not_in_the_manifest_are_replaced(emu: Emulator, tmp_path: Path) -> None:
+    records = good_records(emu, 4)
+    good, garbage, html, linked = records
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    local(dest, good).write_bytes(emu.database.swc(good) or b"")  # right, but unrecorded
+    local(dest, garbage).write_bytes(b"1 1 0 0 0 1 -1\nnot swc at all\n")
+    local(dest, html).write_bytes(b"<html><body>Service Unavailable</body></html>")
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep me\n")
+    local(dest, linked).symlink_to(outside)
+    inode = local(dest, good).stat().st_ino
+    report = download(records, dest, progress=False)
+    assert report.skipped == []
+    assert sorted(report.downloaded) == sorted(r["neuron_name"] for r in records)
+    assert_complete(emu, dest, records)
+    assert local(dest, good).stat().st_ino != inode  # a new file renamed over it
+    assert not local(dest, linked).is_symlink()  # replaced, never followed
+    assert outside.read_bytes() == b"keep me\n"
+    assert {line["neuron_name"] for line in manifest(dest)} == {r["neuron_name"] for r in records}
+    assert len(file_requests(emu)) == 4
+    assert_clean(dest)
 
 
 def test_torn_manifest_line_is_ignored(emu: Emulator, tmp_path: Path) -> None:
@@ -717,7 +757,23 @@ def test_interrupt_from_callback_with_a_stalled_worker(emu: Emulator, tmp_path: 
     assert_clean(tmp_path)
 
 
-def test_ctrl_c_signal_in_the_main_thread(emu: Emulator, tmp_path: Path) -> None:
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in an interactive Python.
+
+    A Python started with SIGINT ignored (``cmd &`` in a non-interactive shell, nohup, some
+    CI supervisors) keeps it ignored, and then ``_thread.interrupt_main()`` does nothing.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_signal_in_the_main_thread(
+    emu: Emulator, tmp_path: Path, sigint_raises: None
+) -> None:
     records = good_records(emu, 80)
     emu.latency = 0.05  # about a second of work for 4 workers
     running = threading.Event()
@@ -809,6 +865,47 @@ def test_empty_input(tmp_path: Path) -> None:
     report = download([], tmp_path / "new", progress=False)
     assert report.ok and report.downloaded == [] and (tmp_path / "new").is_dir()
     assert isinstance(report, DownloadReport)
+
+
+def test_dest_that_is_a_file(emu: Emulator, tmp_path: Path) -> None:
+    records = good_records(emu, 2)
+    taken = tmp_path / "swc"
+    taken.write_bytes(b"not a directory\n")
+    for dest in (taken, taken / "sub"):
+        with pytest.raises(NotADirectoryError) as caught:
+            download(records, dest, progress=False)
+        assert str(caught.value) == f"{taken} exists and is not a directory"
+    assert file_requests(emu) == []  # found before any download
+    assert taken.read_bytes() == b"not a directory\n"
+
+
+def test_dest_that_cannot_be_created(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = tmp_path / "locked" / "swc"
+
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> None:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "locked"))
+
+    monkeypatch.setattr(dl.os, "makedirs", refuse)
+    with pytest.raises(PermissionError) as caught:
+        download(good_records(emu, 2), dest, progress=False)
+    assert str(caught.value) == f"cannot create the directory {dest}: permission denied"
+    assert file_requests(emu) == []
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() == 0, reason="needs POSIX permissions, not root"
+)
+def test_dest_in_a_read_only_directory(emu: Emulator, tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    try:
+        with pytest.raises(PermissionError, match=r"^cannot create the directory .*: permission"):
+            download(good_records(emu, 2), locked / "swc", progress=False)
+    finally:
+        locked.chmod(0o755)
+    assert file_requests(emu) == []
 
 
 def test_progress_bar_on_stderr(
