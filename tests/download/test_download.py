@@ -894,20 +894,6 @@ def test_dest_that_cannot_be_created(
     assert file_requests(emu) == []
 
 
-@pytest.mark.skipif(
-    sys.platform == "win32" or os.geteuid() == 0, reason="needs POSIX permissions, not root"
-)
-def test_dest_in_a_read_only_directory(emu: Emulator, tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o555)
-    try:
-        with pytest.raises(PermissionError, match=r"^cannot create the directory .*: permission"):
-            download(good_records(emu, 2), locked / "swc", progress=False)
-    finally:
-        locked.chmod(0o755)
-    assert file_requests(emu) == []
-
-
 def test_progress_bar_on_stderr(
     emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
