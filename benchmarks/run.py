@@ -147,9 +147,12 @@ def bench_download(emulator: Emulator, files: int) -> Iterator[tuple[str, dict[s
 _CHILD_DOWNLOAD = """
 import json, resource, sys, tempfile
 from neuromorpho_api import NeuroMorpho
-records = json.load(sys.stdin)
+def records():  # read lazily, as a search would deliver them
+    with open(sys.argv[1]) as lines:
+        for line in lines:
+            yield json.loads(line)
 with tempfile.TemporaryDirectory() as destination:
-    report = NeuroMorpho(rate_limit=None).download(records, destination, progress=False)
+    report = NeuroMorpho(rate_limit=None).download(records(), destination, progress=False)
 print(len(report.downloaded), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -157,20 +160,24 @@ print(len(report.downloaded), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 def bench_memory(emulator: Emulator, files: int) -> Iterator[tuple[str, dict[str, Any]]]:
     """Peak resident memory of a client process downloading more and more files.
 
-    The client runs in its own process and reaches the emulator through its loopback proxy,
-    so the emulator's memory is not counted.
+    The client runs in its own process, reads its records lazily from a file and reaches the
+    emulator through its loopback proxy, so neither the emulator nor a list of records counts.
     """
     environment = {**os.environ, **emulator.environ()}
     for count in (files // 8, files):
-        records = _download_records(emulator, count)
-        result = subprocess.run(
-            [sys.executable, "-c", _CHILD_DOWNLOAD],
-            input=json.dumps(records),
-            capture_output=True,
-            text=True,
-            env=environment,
-            check=True,
-        )
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as listing:
+            for record in _download_records(emulator, count):
+                listing.write(json.dumps(record) + "\n")
+        try:
+            result = subprocess.run(
+                [sys.executable, "-c", _CHILD_DOWNLOAD, listing.name],
+                capture_output=True,
+                text=True,
+                env=environment,
+                check=True,
+            )
+        finally:
+            os.unlink(listing.name)
         downloaded, peak_kb = (int(value) for value in result.stdout.split())
         yield (
             f"client process downloading {count} files: peak resident memory",
