@@ -27,6 +27,7 @@ __all__ = ["NeuroMorpho"]
 _Timeout = Union[None, float, tuple[Optional[float], Optional[float]]]
 _Criterion = _query.CriterionValue
 _MAX_PAGE_SIZE = 500
+_MAX_ID = 2**31 - 1
 _BODY_RETRIES = 2
 _OUTAGE_CHECK_INTERVAL = 60.0
 
@@ -283,6 +284,9 @@ class NeuroMorpho:
             )
         if isinstance(id_or_name, str) and not id_or_name:
             raise ValueError("empty neuron name")
+        if isinstance(id_or_name, int) and not 0 < id_or_name <= _MAX_ID:
+            # The server stores ids as 32-bit integers and answers 400 outside that range.
+            raise NeuronNotFound(id_or_name)
         return id_or_name
 
     def neuron(self, id_or_name: int | str) -> dict[str, Any]:

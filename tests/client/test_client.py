@@ -868,3 +868,15 @@ def test_error_statuses() -> None:
     nmo, _ = scripted([(404, b"<html><body>Not Found</body></html>")])
     with pytest.raises(APIError, match="HTML"):
         nmo.neuron(1)
+
+
+def test_ids_outside_the_servers_range_are_not_found_without_a_request(
+    neuromorpho_emulator,
+) -> None:
+    from neuromorpho_api import NeuroMorpho, NeuroMorphoSession, NeuronNotFound
+
+    client = NeuroMorpho(session=NeuroMorphoSession(), rate_limit=None)
+    for neuron_id in (0, -5, 2**31, 10**20):
+        with pytest.raises(NeuronNotFound):
+            client.neuron(neuron_id)
+    assert neuromorpho_emulator.requests == []
