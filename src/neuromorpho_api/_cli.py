@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument(
         "--metadata",
         choices=("jsonl", "csv"),
-        help="also write the metadata of the downloaded neurons",
+        help="also write the metadata of the downloaded and already complete neurons",
     )
     download.add_argument(
         "--rate-limit",
