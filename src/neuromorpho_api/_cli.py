@@ -85,12 +85,21 @@ def write_records(records: Iterable[Mapping[str, Any]], fmt: str, out: TextIO) -
             count += 1
     elif fmt == "csv":
         writer: csv.DictWriter[str] | None = None
+        dropped: set[str] = set()
         for record in rows:
             if writer is None:
                 writer = csv.DictWriter(out, fieldnames=list(record), extrasaction="ignore")
                 writer.writeheader()
+            dropped.update(key for key in record if key not in writer.fieldnames)
             writer.writerow({key: _cell(value) for key, value in record.items()})
             count += 1
+        if dropped:
+            # A CSV header is written once; say what did not fit instead of losing it silently.
+            print(
+                f"neuromorpho: note: fields missing from the CSV header: {', '.join(sorted(dropped))}"
+                " (use --format jsonl to keep every field)",
+                file=sys.stderr,
+            )
     else:
         widths = (9, 36, 20, 14, 34, 30)
         header = "  ".join(name.ljust(width) for name, width in zip(TABLE_COLUMNS, widths))

@@ -204,3 +204,15 @@ def test_parse_criteria_groups_repeated_fields() -> None:
         "species": ["rat", "mouse"],
         "archive": ["A=B"],
     }
+
+
+def test_csv_reports_fields_that_do_not_fit_the_header(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from neuromorpho_api._cli import write_records
+
+    out = io.StringIO()
+    records = [{"neuron_id": 1, "brain_region": ["a", "b"]}, {"neuron_id": 2, "extra": "x"}]
+    assert write_records(records, "csv", out) == 2
+    assert out.getvalue().splitlines() == ["neuron_id,brain_region", "1,a; b", "2,"]
+    assert "fields missing from the CSV header: extra" in capsys.readouterr().err
