@@ -171,8 +171,9 @@ def diagnose(
         else os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or "certifi"
     )
     facts["CA bundle"] = str(trust)
-    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
-    facts["HTTPS proxy"] = proxy or "none"
+    # What requests itself will use for this URL: HTTPS_PROXY/ALL_PROXY, minus NO_PROXY.
+    proxies = requests.utils.get_environ_proxies(url)
+    facts["HTTPS proxy"] = proxies.get("https") or proxies.get("all") or "none"
     facts["URL"] = url
 
     if verify is True and os.environ.get("REQUESTS_CA_BUNDLE"):

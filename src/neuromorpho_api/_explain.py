@@ -65,6 +65,8 @@ def describe(
             or (any(isinstance(item, ssl.SSLCertVerificationError) for item in chain))
         )
         return (f"TLS failure: {reason}" if final else f"TLS error: {reason}"), not final
+    if isinstance(error, requests.exceptions.ProxyError) or "ProxyError" in names:
+        return f"cannot use the proxy: {short(chain[-1])}", True
     if isinstance(error, requests.exceptions.ConnectTimeout):
         within = f" within {timeout[0]} s" if timeout[0] is not None else ""
         return f"could not connect{within}", True
@@ -85,6 +87,4 @@ def describe(
         return "connection refused (is the server up, and the URL right?)", True
     if names & {"gaierror", "NameResolutionError"}:
         return "cannot resolve the server's host name (no network?)", True
-    if names & {"ProxyError"}:
-        return f"proxy error: {short(chain[-1])}", True
     return f"connection error: {short(chain[-1] if len(chain) > 1 else error)}", True

@@ -15,7 +15,11 @@ from neuromorpho_api.testing import Emulator
 
 
 def run(
-    args: list[str], emulator: Emulator | None = None, cwd: Path | None = None, timeout: float = 120
+    args: list[str],
+    emulator: Emulator | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m neuromorpho_api ARGS`; with an emulator, its proxy and CA are the route."""
     env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
@@ -23,6 +27,7 @@ def run(
     env["PYTHONWARNINGS"] = "error::ResourceWarning"
     if emulator is not None:
         env.update(emulator.environ())
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "neuromorpho_api", *args],
         capture_output=True,
@@ -216,3 +221,13 @@ def test_csv_reports_fields_that_do_not_fit_the_header(capsys: pytest.CaptureFix
     assert write_records(records, "csv", out) == 2
     assert out.getvalue().splitlines() == ["neuron_id,brain_region", "1,a; b", "2,"]
     assert "fields missing from the CSV header: extra" in capsys.readouterr().err
+
+
+def test_doctor_names_an_unreachable_proxy_in_one_line(site: Emulator) -> None:
+    env_site = site.environ()
+    dead = env_site["HTTPS_PROXY"].rsplit(":", 1)[0] + ":9"
+    result = run(["doctor"], site, extra_env={"HTTPS_PROXY": dead, "https_proxy": dead})
+    assert result.returncode == 1
+    assert f"HTTPS proxy            {dead}" in result.stdout
+    assert "neuromorpho_api        FAILED: cannot use the proxy:" in result.stdout
+    assert "Traceback" not in result.stderr
