@@ -13,6 +13,7 @@ from neuromorpho_api._client import NeuroMorpho
 from neuromorpho_api._download import DownloadFailure, DownloadReport
 from neuromorpho_api._errors import (
     APIError,
+    ArticleNotFound,
     DownloadError,
     NeuroMorphoError,
     NeuronNotFound,
@@ -28,6 +29,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "NEUROMORPHO_HOSTS",
     "APIError",
+    "ArticleNotFound",
     "DownloadError",
     "DownloadFailure",
     "DownloadReport",
@@ -59,6 +61,7 @@ for _name in (
     "NeuronNotFound",
     "UnknownFieldError",
     "APIError",
+    "ArticleNotFound",
     "ServiceUnavailable",
     "DownloadError",
 ):

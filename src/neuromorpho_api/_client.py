@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union, overl
 import requests
 
 from neuromorpho_api import _parse, _query, _urls
-from neuromorpho_api._errors import APIError, NeuronNotFound, ServiceUnavailable
+from neuromorpho_api._errors import APIError, ArticleNotFound, NeuronNotFound, ServiceUnavailable
 from neuromorpho_api._ratelimit import RateLimiter
 from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession
 
@@ -523,7 +523,7 @@ class NeuroMorpho:
             url = self._api("literature", "id", article_id)
             doc = self._json(url, allow_404=True)
             if doc is None:
-                raise APIError(f"no article with id {article_id!r}", status=404, url=url)
+                raise ArticleNotFound(article_id, url=url)
             return _parse.parse_article(doc, url=url)
         limit = self._check_limit(limit)
         params = self._select("literature", None, q, fq, criteria)

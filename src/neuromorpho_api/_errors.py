@@ -8,6 +8,7 @@ what the API answered derive from :class:`NeuroMorphoError`::
     ├── NeuronNotFound (also LookupError)        unknown neuron id or name
     ├── UnknownFieldError (also ValueError)      a field name the API does not know
     ├── APIError                                 an unexpected status or body from the API
+    │   ├── ArticleNotFound (also LookupError)   unknown literature article id
     │   └── ServiceUnavailable                   the site reports an outage
     └── DownloadError                            a download could not be completed
 """
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "APIError",
+    "ArticleNotFound",
     "DownloadError",
     "NeuroMorphoError",
     "NeuronNotFound",
@@ -59,6 +61,14 @@ class APIError(NeuroMorphoError):
         self.status = status
         self.url = url
         super().__init__(message)
+
+
+class ArticleNotFound(APIError, LookupError):
+    """No literature article has the requested id."""
+
+    def __init__(self, article_id: str, *, url: str | None = None) -> None:
+        self.article_id = article_id
+        super().__init__(f"no article with id {article_id!r}", status=404, url=url)
 
 
 class ServiceUnavailable(APIError):

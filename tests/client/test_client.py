@@ -16,6 +16,7 @@ import requests
 import neuromorpho_api
 from neuromorpho_api import (
     APIError,
+    ArticleNotFound,
     NeuroMorphoError,
     NeuroMorphoSession,
     NeuronNotFound,
@@ -616,6 +617,9 @@ def test_article_by_id(emu: Emulator, nmo: NeuroMorpho) -> None:
     with pytest.raises(APIError) as info:
         nmo.literature("0" * 24)
     assert info.value.status == 404
+    assert isinstance(info.value, LookupError)
+    assert isinstance(info.value, ArticleNotFound)
+    assert info.value.article_id == "0" * 24
     with pytest.raises(TypeError):
         nmo.literature(article["article_id"], limit=3)
 

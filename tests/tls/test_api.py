@@ -22,6 +22,7 @@ def test_public_names_are_exactly_these() -> None:
     assert sorted(neuromorpho_api.__all__) == sorted(
         [
             "APIError",
+            "ArticleNotFound",
             "DEFAULT_TIMEOUT",
             "DownloadError",
             "DownloadFailure",
