@@ -65,8 +65,12 @@ def run_demo(out: str, *, quiet: bool = False, n_neurons: int = 600) -> int:
         )
         say(f"   {report}")
         for failure in report.failed:
-            # The emulator, like the real site, has a few missing and broken files.
             say(f"   not written: {failure.name}: {failure.reason}")
+        if report.failed:
+            say(
+                "   (the emulator, like the real site, has a few missing and broken files: "
+                "they are reported by name, never written)"
+            )
         again = client.download(DEMO_CRITERIA, out, limit=DEMO_FILES, progress=False)
         say(f"   run again (resumes, verifies by sha256): {again}")
         swc_files = sorted(name for name in os.listdir(out) if name.endswith(".swc"))
