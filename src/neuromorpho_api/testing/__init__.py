@@ -31,11 +31,10 @@ from types import TracebackType
 
 from neuromorpho_api.testing._app import EmulatorOptions, NeuroMorphoApp, Reply
 from neuromorpho_api.testing._database import SyntheticDatabase
+from neuromorpho_api.testing._faults import Fault, FaultPlan
 from neuromorpho_api.testing._resolver import RouteTable, activate, deactivate
 from neuromorpho_api.testing._tlsserver import (
     PROFILES,
-    Fault,
-    FaultPlan,
     Handshake,
     Identity,
     Profile,
@@ -169,7 +168,7 @@ class Emulator:
     @property
     def proxy_url(self) -> str:
         """URL of the loopback proxy that tunnels only to the emulator."""
-        scheme = "https" if self._servers._proxy.context is not None else "http"
+        scheme = self._servers.proxy_scheme
         host = "localhost" if scheme == "https" else "127.0.0.1"
         return f"{scheme}://{host}:{self._servers.proxy_port}"
 
