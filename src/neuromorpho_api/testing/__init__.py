@@ -72,6 +72,7 @@ class Emulator:
     :param https_proxy: serve the proxy over TLS (an HTTPS proxy) instead of plain HTTP.
     """
 
+    #: The site root the emulator answers for; clients keep using the real URL.
     base_url = "https://neuromorpho.org"
 
     def __init__(
@@ -91,6 +92,7 @@ class Emulator:
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown TLS profile {profile!r}; choose from {PROFILES}")
+        #: The :class:`SyntheticDatabase` served: the ground truth for assertions.
         self.database = (
             database if database is not None else SyntheticDatabase(n_neurons, seed=seed)
         )
@@ -145,10 +147,12 @@ class Emulator:
 
     @property
     def profile(self) -> Profile:
+        """The TLS shape served, one of :data:`PROFILES`."""
         return self._servers.profile
 
     @property
     def latency(self) -> float:
+        """Seconds added before every response (settable)."""
         return self._servers.latency
 
     @latency.setter
