@@ -206,7 +206,6 @@ class ServerSet:
         self._handle = handle
         self.hosts = hosts
         self.profile = profile
-        self.identity = identity
         self.latency = latency
         self.faults = FaultPlan()
         self.requests: deque[RequestRecord] = deque(maxlen=100_000)
