@@ -31,11 +31,10 @@ from types import TracebackType
 
 from neuromorpho_api.testing._app import EmulatorOptions, NeuroMorphoApp, Reply
 from neuromorpho_api.testing._database import SyntheticDatabase
+from neuromorpho_api.testing._faults import Fault, FaultPlan
 from neuromorpho_api.testing._resolver import RouteTable, activate, deactivate
 from neuromorpho_api.testing._tlsserver import (
     PROFILES,
-    Fault,
-    FaultPlan,
     Handshake,
     Identity,
     Profile,
@@ -73,6 +72,7 @@ class Emulator:
     :param https_proxy: serve the proxy over TLS (an HTTPS proxy) instead of plain HTTP.
     """
 
+    #: The site root the emulator answers for; clients keep using the real URL.
     base_url = "https://neuromorpho.org"
 
     def __init__(
@@ -92,6 +92,7 @@ class Emulator:
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown TLS profile {profile!r}; choose from {PROFILES}")
+        #: The :class:`SyntheticDatabase` served: the ground truth for assertions.
         self.database = (
             database if database is not None else SyntheticDatabase(n_neurons, seed=seed)
         )
@@ -146,10 +147,12 @@ class Emulator:
 
     @property
     def profile(self) -> Profile:
+        """The TLS shape served, one of :data:`PROFILES`."""
         return self._servers.profile
 
     @property
     def latency(self) -> float:
+        """Seconds added before every response (settable)."""
         return self._servers.latency
 
     @latency.setter
@@ -169,7 +172,7 @@ class Emulator:
     @property
     def proxy_url(self) -> str:
         """URL of the loopback proxy that tunnels only to the emulator."""
-        scheme = "https" if self._servers._proxy.context is not None else "http"
+        scheme = self._servers.proxy_scheme
         host = "localhost" if scheme == "https" else "127.0.0.1"
         return f"{scheme}://{host}:{self._servers.proxy_port}"
 

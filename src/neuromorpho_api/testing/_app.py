@@ -1,5 +1,8 @@
 """Application layer of the offline emulator: ``(method, target, headers, body)`` -> :class:`Reply`.
 
+This module is long because it is one routing table: every route of the API and the site is
+answered here, next to the paging, link and error rules they share.
+
 Pure Python, no sockets: the transport (``_tlsserver``) adds ``Content-Length``, ``Date`` and
 ``Connection`` and sends no body for HEAD, so HEAD is answered exactly like GET here.
 

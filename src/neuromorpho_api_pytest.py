@@ -5,17 +5,24 @@ Registered automatically (entry point ``pytest11``) when neuromorpho-api is inst
     def test_my_pipeline(neuromorpho_emulator):
         rats = list(NeuroMorpho().search(species="rat"))
         assert len(rats) == len(neuromorpho_emulator.database.search("species:rat"))
+
+pytest loads this module in every session of everyone who installed the package, so it sits
+outside the package and imports nothing but pytest: the emulator, requests and urllib3 load
+when a test first asks for a fixture.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from neuromorpho_api.testing import Emulator
+
+__all__ = ["neuromorpho_emulator", "neuromorpho_emulator_server"]
 
 
 @pytest.fixture(scope="session")
