@@ -89,6 +89,12 @@ def _ddl(prefix: str) -> list[str]:
     ]
 
 
+def rollback(db: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already (it does on SQLITE_FULL)."""
+    if db.in_transaction:
+        rollback(db)
+
+
 def create_schema(db: sqlite3.Connection) -> None:
     """Create every table of an empty file and stamp it as a mirror (one transaction)."""
     db.execute("BEGIN IMMEDIATE")
@@ -109,7 +115,7 @@ def create_schema(db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        rollback(db)
         raise
 
 
@@ -128,7 +134,7 @@ def drop_everything(db: sqlite3.Connection) -> None:
         db.execute("PRAGMA application_id = 0")
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        rollback(db)
         raise
 
 

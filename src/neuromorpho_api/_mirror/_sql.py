@@ -148,9 +148,20 @@ def _parse_value(clause: str, raw: str) -> Value:
     return Exact("".join(c for c, _ in pieces))
 
 
+def _strip(text: str) -> str:
+    """Strip surrounding whitespace, keeping a trailing escaped one (``dragonfly\\ ``)."""
+    s = text.lstrip()
+    while s and s[-1].isspace():
+        slashes = len(s[:-1]) - len(s[:-1].rstrip("\\"))
+        if slashes % 2:
+            break
+        s = s[:-1]
+    return s
+
+
 def parse_clause(text: str) -> Clause | _All:
     """Parse one ``q``/``fq`` string (see the module docstring)."""
-    s = text.strip()
+    s = _strip(text)
     if s == "*:*":
         return ALL
     m = _FIELD.match(s)

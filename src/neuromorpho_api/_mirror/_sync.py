@@ -256,7 +256,7 @@ class _Run:
             self.save(plan)
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            _schema.rollback(self.db)
             raise
         if self.hook is not None:
             self.hook(index, task["page"])
@@ -312,7 +312,7 @@ class _Run:
                 self.save(plan)
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                _schema.rollback(self.db)
                 raise
             bar.update()
             if self.hook is not None:
@@ -375,7 +375,7 @@ class _Run:
             db.execute("DELETE FROM sync_state")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _schema.rollback(db)
             raise
         return int(added), int(updated), int(removed)
 
@@ -533,7 +533,7 @@ def _touch(run: _Run, plan: dict[str, Any]) -> None:
         run.write_meta(plan)
         run.db.execute("COMMIT")
     except BaseException:
-        run.db.execute("ROLLBACK")
+        _schema.rollback(run.db)
         raise
 
 
