@@ -18,6 +18,9 @@ How (reference §4, §9):
 Incremental sync detects records added to, removed from, or moved between archives and
 upload dates. A record edited in place without any such count changing is found only by
 ``full=True``, which is exact.
+
+This module is long because planning, paging and merging share one plan object; its
+seam for splitting is ``_Run.merge``/``merge_objects`` (into ``_merge``) in phase 2.
 """
 
 # SQL here interpolates only table names from fixed lists and column names the mirror made
