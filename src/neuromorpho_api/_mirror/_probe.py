@@ -1,0 +1,109 @@
+"""The cheap questions a sync asks the server before (and instead of) fetching records.
+
+Every function takes a :class:`Fetcher`, which counts requests and sends them through the
+client (its session, its rate limit, its error handling).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from neuromorpho_api import _parse, _query
+
+if TYPE_CHECKING:
+    from neuromorpho_api._client import NeuroMorpho
+
+__all__ = ["Fetcher", "case_probe", "fields", "order_probe", "partition", "total"]
+
+PAGE = 500
+
+
+class Fetcher:
+    """GET JSON through a client, counting requests."""
+
+    def __init__(self, client: NeuroMorpho) -> None:
+        self.client = client
+        self.requests = 0
+
+    def get(self, *segments: str, params: Mapping[str, Any], allow_404: bool = False) -> Any:
+        self.requests += 1
+        return self.client._json(self.client._api(*segments), params, allow_404=allow_404)
+
+    def url(self, *segments: str) -> str:
+        return self.client._api(*segments)
+
+
+def total(fetch: Fetcher, collection: str, key: str) -> tuple[int, list[dict[str, Any]]]:
+    """(totalElements, first items) of the plain listing of ``collection``: one request."""
+    doc = fetch.get(collection, params={"page": 0, "size": 1})
+    page = _parse.parse_page(doc, key, url=fetch.url(collection))
+    return page.total_elements, page.items
+
+
+def partition(fetch: Fetcher, field: str) -> dict[str, int]:
+    """``/api/neuron/partition/{field}``, every page, in the server's key order."""
+    counts: dict[str, int] = {}
+    page = 0
+    url = fetch.url("neuron", "partition", field)
+    while True:
+        doc = fetch.get(
+            "neuron", "partition", field, params={"page": page, "size": PAGE}, allow_404=page > 0
+        )
+        if doc is None:
+            break
+        content, block = _parse.parse_partition(doc, field=field, url=url)
+        counts.update(content)
+        page += 1
+        if page >= block.total_pages or not content:
+            break
+    return counts
+
+
+def fields(fetch: Fetcher) -> list[str]:
+    """``/api/neuron/fields``."""
+    return _parse.parse_fields(fetch.get("neuron", "fields", params={}), url=fetch.url("neuron"))
+
+
+def count(fetch: Fetcher, clause: str) -> int:
+    """Hits of one select clause (a 404 is zero hits)."""
+    doc = fetch.get("neuron", "select", params={"q": clause, "page": 0, "size": 1}, allow_404=True)
+    if doc is None:
+        return 0
+    return _parse.parse_page(doc, "neuronResources").total_elements
+
+
+def case_probe(fetch: Fetcher, field: str, counts: Mapping[str, int]) -> str:
+    """Settle whether the server matches values case-insensitively: one count.
+
+    Asks for a value of ``field`` with its letter case swapped, choosing one whose swapped
+    form and every other case variant are absent from ``counts``. No hits: ``"sensitive"``;
+    exactly the original's hits: ``"insensitive"``; anything else (or no usable value):
+    ``"unknown"``, and the mirror then refuses clauses whose answer would depend on it.
+    """
+    folded: dict[str, int] = {}
+    for value in counts:
+        folded[value.casefold()] = folded.get(value.casefold(), 0) + 1
+    for value, hits in sorted(counts.items(), key=lambda kv: -kv[1]):
+        swapped = value.swapcase()
+        if swapped == value or folded[value.casefold()] != 1 or not value.strip():
+            continue
+        got = count(fetch, f"{field}:{_query.quote_value(swapped, wildcards=False)}")
+        if got == 0:
+            return "sensitive"
+        return "insensitive" if got == hits else "unknown"
+    return "unknown"
+
+
+def order_probe(fetch: Fetcher, field: str, counts: Mapping[str, int]) -> dict[str, str]:
+    """Whether ``/partition`` lists values in code-point order and ``/fields`` most frequent
+    first (ties in code-point order): the orders the mirror reproduces. One request."""
+    partition_ok = list(counts) == sorted(counts)
+    doc = fetch.get("neuron", "fields", field, params={"page": 0, "size": PAGE})
+    values, block = _parse.parse_values(doc, field=field, url=fetch.url("neuron", "fields"))
+    expected = sorted(counts, key=lambda k: (-counts[k], k))
+    values_ok = block.total_pages <= 1 and values == expected
+    return {
+        "partition_order": "verified" if partition_ok else "differs",
+        "values_order": "verified" if values_ok else "differs",
+    }
