@@ -21,18 +21,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import neuromorpho_api._download as dl
+import neuromorpho_api._download._engine as engine
+import neuromorpho_api._download._fetch as fetch
 import neuromorpho_api._progress as progress_module
 from neuromorpho_api import DownloadError, NeuroMorphoSession
 from neuromorpho_api._download import (
     MANIFEST_NAME,
-    MAX_NAME_BYTES,
-    MAX_RETRY_AFTER,
     DownloadReport,
     FileResult,
     download,
     safe_filename,
 )
+from neuromorpho_api._download._fetch import MAX_RETRY_AFTER
+from neuromorpho_api._download._names import MAX_NAME_BYTES
 from neuromorpho_api._progress import CounterProgress, NullProgress, make_progress
 from neuromorpho_api._swc import SWCValidator
 from neuromorpho_api.testing import Emulator
@@ -47,7 +48,7 @@ Record = Mapping[str, Any]
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Retry and Retry-After pauses, recorded instead of slept."""
     recorded: list[float] = []
-    monkeypatch.setattr(dl, "_pause", lambda stop, seconds: recorded.append(seconds))
+    monkeypatch.setattr(fetch, "_pause", lambda stop, seconds: recorded.append(seconds))
     return recorded
 
 
@@ -164,7 +165,7 @@ def test_producer_is_consumed_lazily(emu: Emulator, tmp_path: Path) -> None:
     )
     workers = 4
     # Never more ahead than the queue, one per worker in flight, and the one in hand...
-    bound = (dl.QUEUE_PER_WORKER + 1) * workers + 1
+    bound = (engine.QUEUE_PER_WORKER + 1) * workers + 1
     # ...out of well over twice that many records, so taking them all at once would show.
     total = 600
     assert bound < total // 2
@@ -182,7 +183,7 @@ def test_producer_is_consumed_lazily(emu: Emulator, tmp_path: Path) -> None:
     report = download(records(), tmp_path, workers=workers, progress=False, on_progress=count)
     assert len(report.downloaded) == total
     assert state["ahead"] <= bound
-    assert state["ahead"] >= dl.QUEUE_PER_WORKER * workers  # the queue did fill: bound reached
+    assert state["ahead"] >= engine.QUEUE_PER_WORKER * workers  # the queue did fill: bound reached
 
 
 # -- resuming -----------------------------------------------------------------------------------
@@ -491,13 +492,13 @@ def test_retry_after_is_capped(emu: Emulator, tmp_path: Path, waits: list[float]
 
 
 def test_retry_after_forms() -> None:
-    assert dl._retry_after("5") == 5.0
-    assert dl._retry_after(None) is None
-    assert dl._retry_after("soon") is None
+    assert fetch._retry_after("5") == 5.0
+    assert fetch._retry_after(None) is None
+    assert fetch._retry_after("soon") is None
     future = time.time() + 30
     date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(future))
-    assert 25 <= (dl._retry_after(date) or 0) <= 31
-    assert dl._retry_after("Thu, 01 Jan 1970 00:00:00 GMT") == 0.0
+    assert 25 <= (fetch._retry_after(date) or 0) <= 31
+    assert fetch._retry_after("Thu, 01 Jan 1970 00:00:00 GMT") == 0.0
 
 
 def test_client_errors_are_final(emu: Emulator, tmp_path: Path, waits: list[float]) -> None:
@@ -887,7 +888,7 @@ def test_dest_that_cannot_be_created(
     def refuse(path: Any, *args: Any, **kwargs: Any) -> None:
         raise PermissionError(13, "Permission denied", str(tmp_path / "locked"))
 
-    monkeypatch.setattr(dl.os, "makedirs", refuse)
+    monkeypatch.setattr(engine.os, "makedirs", refuse)
     with pytest.raises(PermissionError) as caught:
         download(good_records(emu, 2), dest, progress=False)
     assert str(caught.value) == f"cannot create the directory {dest}: permission denied"
