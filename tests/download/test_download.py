@@ -32,9 +32,9 @@ from neuromorpho_api._download import (
     download,
     safe_filename,
 )
-from neuromorpho_api._download._fetch import MAX_RETRY_AFTER
 from neuromorpho_api._download._names import MAX_NAME_BYTES
 from neuromorpho_api._progress import CounterProgress, NullProgress, make_progress
+from neuromorpho_api._retry import MAX_RETRY_AFTER
 from neuromorpho_api._swc import SWCValidator
 from neuromorpho_api.testing import Emulator
 
@@ -491,14 +491,16 @@ def test_retry_after_is_capped(emu: Emulator, tmp_path: Path, waits: list[float]
     assert len(waits) == 2 and all(MAX_RETRY_AFTER - 1 <= w <= MAX_RETRY_AFTER for w in waits)
 
 
-def test_retry_after_forms() -> None:
-    assert fetch._retry_after("5") == 5.0
-    assert fetch._retry_after(None) is None
-    assert fetch._retry_after("soon") is None
-    future = time.time() + 30
-    date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(future))
-    assert 25 <= (fetch._retry_after(date) or 0) <= 31
-    assert fetch._retry_after("Thu, 01 Jan 1970 00:00:00 GMT") == 0.0
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
+def test_retryable_statuses_are_retried(
+    emu: Emulator, tmp_path: Path, waits: list[float], status: int
+) -> None:
+    record = good_records(emu, 1)[0]
+    emu.faults.add(re.escape(emu.database.file_path(record)), "status", status=status)
+    report = download([record], tmp_path, progress=False)
+    assert report.ok
+    assert len(file_requests(emu, record)) == 2
+    assert len(waits) == 1 and 0.25 <= waits[0] <= 0.5  # the first backoff of the policy
 
 
 def test_client_errors_are_final(emu: Emulator, tmp_path: Path, waits: list[float]) -> None:

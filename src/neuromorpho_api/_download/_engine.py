@@ -25,7 +25,6 @@ from collections.abc import Hashable, Iterable, Mapping, Sized
 from typing import Any, Callable, Literal
 
 import requests
-from urllib3.util.retry import Retry
 
 from neuromorpho_api._download._fetch import Cancelled, FileFetcher, Job, Timeout
 from neuromorpho_api._download._manifest import MANIFEST_NAME, Manifest
@@ -40,6 +39,7 @@ from neuromorpho_api._download._report import (
 )
 from neuromorpho_api._explain import short
 from neuromorpho_api._progress import make_progress
+from neuromorpho_api._retry import no_retries
 from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession
 from neuromorpho_api._urls import DEFAULT_BASE_URL, normalize_base_url, swc_url
 
@@ -55,15 +55,6 @@ STALE_PART_SECONDS = 3600.0
 # workers busy through such a pause at ~80 files/s, and hold well under a megabyte.
 QUEUE_PER_WORKER = 64
 _PART_RE = re.compile(r"^\..+\.part-[0-9a-f]{8}$")
-
-
-def _no_retries() -> Retry:
-    """urllib3 retries for the downloader's own session: none, files are retried whole."""
-    # This module retries whole files itself (with backoff, Retry-After and a fresh temporary
-    # file); urllib3 retrying underneath would multiply the attempts.
-    return Retry(
-        total=None, connect=0, read=0, status=0, other=0, redirect=5, raise_on_status=False
-    )
 
 
 class _Downloader:
@@ -96,7 +87,7 @@ class _Downloader:
         self.session: requests.Session = (
             session
             if session is not None
-            else NeuroMorphoSession(pool_maxsize=workers, retries=_no_retries())
+            else NeuroMorphoSession(pool_maxsize=workers, retries=no_retries())
         )
         if timeout is None:
             timeout = (

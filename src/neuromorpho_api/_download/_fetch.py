@@ -4,18 +4,16 @@ The body is streamed in 64 KiB chunks into ``.{name}.part-{random}`` in the dest
 checked as it arrives (an SWC sanity check, then the byte count against ``Content-Length``)
 and hashed; the temporary file is then fsynced, renamed into place with :func:`os.replace`, and
 only then is the file added to the manifest. Anything else removes the temporary file. A
-failed attempt says whether another may succeed; retryable ones are tried again with backoff.
+failed attempt says whether another may succeed; retries follow :mod:`neuromorpho_api._retry`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import email.utils
 import hashlib
 import logging
 import os
-import random
 import secrets
 import stat
 import threading
@@ -29,6 +27,12 @@ from neuromorpho_api._download._manifest import Manifest
 from neuromorpho_api._download._report import FileResult, failed_result
 from neuromorpho_api._explain import describe, short
 from neuromorpho_api._ratelimit import RateLimiter
+from neuromorpho_api._retry import (
+    MAX_RETRY_AFTER,
+    RETRY_STATUSES,
+    backoff_time,
+    parse_retry_after,
+)
 from neuromorpho_api._swc import SWCError, SWCValidator
 
 __all__ = ["Cancelled", "FileFetcher", "Job", "Timeout", "timeout_pair"]
@@ -36,11 +40,6 @@ __all__ = ["Cancelled", "FileFetcher", "Job", "Timeout", "timeout_pair"]
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 16
-BACKOFF_BASE = 0.5
-BACKOFF_MAX = 30.0
-MAX_RETRY_AFTER = 60.0
-"""The longest ``Retry-After`` honoured; a longer one is cut to this."""
-_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 Timeout = Union[float, tuple[Optional[float], Optional[float]]]
 
@@ -79,21 +78,6 @@ def _describe(error: BaseException, timeout: tuple[float | None, float | None]) 
     """A human-readable reason for a transport error, and whether to retry."""
     reason, retry = describe(error, timeout)
     return _Attempt(reason, retry=retry)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return max(0.0, (moment - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
 
 
 def timeout_pair(timeout: Timeout | None) -> tuple[float | None, float | None]:
@@ -173,9 +157,7 @@ class FileFetcher:
                     # The server asked everyone to wait, not just this request.
                     self.resume_at = max(self.resume_at, time.monotonic() + wait)
             else:
-                wait = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
-                wait *= random.uniform(0.5, 1.0)  # spread the workers' retries apart
-                _pause(self.stop, wait)
+                _pause(self.stop, backoff_time(attempt))
             logger.info("retrying %s (%s)", job.name, last.reason)
         assert last is not None
         tries = f" (after {self.attempts} attempts)" if last.retry and self.attempts > 1 else ""
@@ -265,9 +247,11 @@ class FileFetcher:
         label = f"HTTP {status} {response.reason or ''}".rstrip()
         if status in (404, 410):
             return _Attempt(f"not found on the server ({label})", retry=False)
-        if status in _RETRY_STATUSES:
+        if status in RETRY_STATUSES:
             return _Attempt(
-                label, retry=True, retry_after=_retry_after(response.headers.get("Retry-After"))
+                label,
+                retry=True,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         return _Attempt(label, retry=False)
 
