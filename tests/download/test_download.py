@@ -937,6 +937,7 @@ def test_progress_wanted(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_counter_without_tqdm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now fails
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
     stream = _TTY()
     monkeypatch.setattr(sys, "stderr", stream)
     bar = make_progress(True, total=2, desc="neuromorpho")
@@ -961,3 +962,30 @@ def test_tqdm_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
         assert bar.total == 5
     finally:
         bar.close()
+
+
+def test_tqdm_decides_whether_a_person_watches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", _TTY())
+    shown = make_progress(None, total=2)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    hidden = make_progress(None, total=2)
+    try:
+        assert not getattr(shown, "disable", True)
+        assert getattr(hidden, "disable", False)
+    finally:
+        shown.close()
+        hidden.close()
+    monkeypatch.setattr(sys, "stderr", _TTY())
+    monkeypatch.setenv("CI", "true")
+    assert isinstance(make_progress(None, total=2), NullProgress)
+
+
+def test_counter_without_tqdm_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert isinstance(make_progress(None, total=2), NullProgress)
+    monkeypatch.setattr(sys, "stderr", _TTY())
+    assert isinstance(make_progress(None, total=2), CounterProgress)
