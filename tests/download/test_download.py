@@ -989,3 +989,33 @@ def test_counter_without_tqdm_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch
     assert isinstance(make_progress(None, total=2), NullProgress)
     monkeypatch.setattr(sys, "stderr", _TTY())
     assert isinstance(make_progress(None, total=2), CounterProgress)
+
+
+def test_csv_cells_read_the_same_everywhere() -> None:
+    from neuromorpho_api._records import csv_cell
+
+    assert csv_cell(None) == ""
+    assert csv_cell(["a", None, 3]) == "a; ; 3"
+    assert csv_cell([["a", "b"], "c"]) == "a; b; c"
+    assert csv_cell({"x": "é"}) == '{"x": "é"}'
+    assert csv_cell([{"x": 1}]) == '{"x": 1}'
+    assert csv_cell(1.5) == "1.5"
+
+
+def test_records_as_csv_and_table() -> None:
+    from neuromorpho_api._records import write_records
+
+    records = [{"neuron_id": 1, "neuron_name": "n1", "brain_region": ["a", "b"], "_links": {}}]
+    out = io.StringIO()
+    assert write_records(records, "csv", out) == 1
+    assert out.getvalue().splitlines() == ["neuron_id,neuron_name,brain_region", "1,n1,a; b"]
+    out = io.StringIO()
+    assert write_records(records, "table", out) == 1
+    assert out.getvalue().splitlines()[1].split() == ["1", "n1", "a;", "b"]
+    out = io.StringIO()
+    assert write_records(records, "jsonl", out) == 1
+    assert json.loads(out.getvalue()) == {
+        "neuron_id": 1,
+        "neuron_name": "n1",
+        "brain_region": ["a", "b"],
+    }

@@ -10,6 +10,8 @@ import secrets
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, Literal
 
+from neuromorpho_api._records import csv_cell
+
 __all__ = ["METADATA_NAMES", "MetadataWriter"]
 
 METADATA_NAMES = {"jsonl": "neuromorpho-metadata.jsonl", "csv": "neuromorpho-metadata.csv"}
@@ -54,7 +56,7 @@ class MetadataWriter:
                 writer = csv.DictWriter(out, fieldnames=list(columns), restval="")
                 writer.writeheader()
                 for row in self._read_rows():
-                    writer.writerow({key: _csv_value(value) for key, value in row.items()})
+                    writer.writerow({key: csv_cell(value) for key, value in row.items()})
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, self.path)
@@ -75,13 +77,3 @@ class MetadataWriter:
             self._file = None
         with contextlib.suppress(FileNotFoundError):
             os.remove(self._rows)
-
-
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return "; ".join("" if item is None else str(item) for item in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
