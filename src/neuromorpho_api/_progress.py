@@ -1,9 +1,10 @@
 """Progress reporting on stderr: a tqdm bar when tqdm is installed, else a one-line counter.
 
-``progress=None`` (the default everywhere) shows progress only to a person: when stderr is a
-terminal or a notebook, and the ``CI`` environment variable is unset. ``True`` forces it on,
-``False`` off. tqdm is an optional extra (``pip install neuromorpho-api[progress]``), imported
-only when a bar is actually shown.
+``progress=None`` (the default everywhere) shows progress only to a person: not when the
+``CI`` environment variable is set, and otherwise as tqdm decides (``disable=None``: on a
+terminal; ``tqdm.auto``: a widget in a notebook). ``True`` forces it on, ``False`` off. tqdm is
+an optional extra (``pip install neuromorpho-api[progress]``), imported only when progress may
+be shown; without it, the counter makes the same terminal-or-notebook check itself.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def _in_notebook() -> bool:
 
 
 def progress_wanted(progress: bool | None) -> bool:
-    """Resolve a ``progress`` argument: ``None`` means "if a person is watching"."""
+    """Resolve a ``progress`` argument without tqdm: ``None`` means "if a person is watching"."""
     if progress is not None:
         return bool(progress)
     if os.environ.get("CI"):
@@ -108,13 +109,10 @@ def progress_wanted(progress: bool | None) -> bool:
 
 def _tqdm_class() -> Any:
     try:
-        if _in_notebook():
-            import tqdm.auto as module  # a widget when ipywidgets is there
-        else:
-            import tqdm as module  # type: ignore[no-redef]
+        import tqdm.auto  # a widget in a notebook with ipywidgets, else the terminal bar
     except ImportError:
         return None
-    return module.tqdm
+    return tqdm.auto.tqdm
 
 
 def make_progress(
@@ -125,12 +123,20 @@ def make_progress(
     unit: str = "file",
 ) -> ProgressBar:
     """A progress bar on stderr, or one that prints nothing (see the module docstring)."""
-    if not progress_wanted(progress) or sys.stderr is None:
+    if progress is False or sys.stderr is None or (progress is None and os.environ.get("CI")):
         return NullProgress()
     tqdm = _tqdm_class()
     if tqdm is None:
+        if not progress_wanted(progress):
+            return NullProgress()
         return CounterProgress(total, desc, unit + "s")
     bar: ProgressBar = tqdm(
-        total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=True,
+        disable=None if progress is None else False,  # None: tqdm checks for a terminal
     )
     return bar

@@ -21,19 +21,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import neuromorpho_api._download as dl
+import neuromorpho_api._download._engine as engine
+import neuromorpho_api._download._fetch as fetch
 import neuromorpho_api._progress as progress_module
 from neuromorpho_api import DownloadError, NeuroMorphoSession
 from neuromorpho_api._download import (
     MANIFEST_NAME,
-    MAX_NAME_BYTES,
-    MAX_RETRY_AFTER,
     DownloadReport,
     FileResult,
     download,
     safe_filename,
 )
+from neuromorpho_api._download._names import MAX_NAME_BYTES
 from neuromorpho_api._progress import CounterProgress, NullProgress, make_progress
+from neuromorpho_api._retry import MAX_RETRY_AFTER
 from neuromorpho_api._swc import SWCValidator
 from neuromorpho_api.testing import Emulator
 
@@ -47,7 +48,7 @@ Record = Mapping[str, Any]
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Retry and Retry-After pauses, recorded instead of slept."""
     recorded: list[float] = []
-    monkeypatch.setattr(dl, "_pause", lambda stop, seconds: recorded.append(seconds))
+    monkeypatch.setattr(fetch, "_pause", lambda stop, seconds: recorded.append(seconds))
     return recorded
 
 
@@ -164,7 +165,7 @@ def test_producer_is_consumed_lazily(emu: Emulator, tmp_path: Path) -> None:
     )
     workers = 4
     # Never more ahead than the queue, one per worker in flight, and the one in hand...
-    bound = (dl.QUEUE_PER_WORKER + 1) * workers + 1
+    bound = (engine.QUEUE_PER_WORKER + 1) * workers + 1
     # ...out of well over twice that many records, so taking them all at once would show.
     total = 600
     assert bound < total // 2
@@ -182,7 +183,7 @@ def test_producer_is_consumed_lazily(emu: Emulator, tmp_path: Path) -> None:
     report = download(records(), tmp_path, workers=workers, progress=False, on_progress=count)
     assert len(report.downloaded) == total
     assert state["ahead"] <= bound
-    assert state["ahead"] >= dl.QUEUE_PER_WORKER * workers  # the queue did fill: bound reached
+    assert state["ahead"] >= engine.QUEUE_PER_WORKER * workers  # the queue did fill: bound reached
 
 
 # -- resuming -----------------------------------------------------------------------------------
@@ -490,14 +491,16 @@ def test_retry_after_is_capped(emu: Emulator, tmp_path: Path, waits: list[float]
     assert len(waits) == 2 and all(MAX_RETRY_AFTER - 1 <= w <= MAX_RETRY_AFTER for w in waits)
 
 
-def test_retry_after_forms() -> None:
-    assert dl._retry_after("5") == 5.0
-    assert dl._retry_after(None) is None
-    assert dl._retry_after("soon") is None
-    future = time.time() + 30
-    date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(future))
-    assert 25 <= (dl._retry_after(date) or 0) <= 31
-    assert dl._retry_after("Thu, 01 Jan 1970 00:00:00 GMT") == 0.0
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
+def test_retryable_statuses_are_retried(
+    emu: Emulator, tmp_path: Path, waits: list[float], status: int
+) -> None:
+    record = good_records(emu, 1)[0]
+    emu.faults.add(re.escape(emu.database.file_path(record)), "status", status=status)
+    report = download([record], tmp_path, progress=False)
+    assert report.ok
+    assert len(file_requests(emu, record)) == 2
+    assert len(waits) == 1 and 0.25 <= waits[0] <= 0.5  # the first backoff of the policy
 
 
 def test_client_errors_are_final(emu: Emulator, tmp_path: Path, waits: list[float]) -> None:
@@ -887,7 +890,7 @@ def test_dest_that_cannot_be_created(
     def refuse(path: Any, *args: Any, **kwargs: Any) -> None:
         raise PermissionError(13, "Permission denied", str(tmp_path / "locked"))
 
-    monkeypatch.setattr(dl.os, "makedirs", refuse)
+    monkeypatch.setattr(engine.os, "makedirs", refuse)
     with pytest.raises(PermissionError) as caught:
         download(good_records(emu, 2), dest, progress=False)
     assert str(caught.value) == f"cannot create the directory {dest}: permission denied"
@@ -934,6 +937,7 @@ def test_progress_wanted(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_counter_without_tqdm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now fails
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
     stream = _TTY()
     monkeypatch.setattr(sys, "stderr", stream)
     bar = make_progress(True, total=2, desc="neuromorpho")
@@ -958,3 +962,60 @@ def test_tqdm_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
         assert bar.total == 5
     finally:
         bar.close()
+
+
+def test_tqdm_decides_whether_a_person_watches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", _TTY())
+    shown = make_progress(None, total=2)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    hidden = make_progress(None, total=2)
+    try:
+        assert not getattr(shown, "disable", True)
+        assert getattr(hidden, "disable", False)
+    finally:
+        shown.close()
+        hidden.close()
+    monkeypatch.setattr(sys, "stderr", _TTY())
+    monkeypatch.setenv("CI", "true")
+    assert isinstance(make_progress(None, total=2), NullProgress)
+
+
+def test_counter_without_tqdm_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert isinstance(make_progress(None, total=2), NullProgress)
+    monkeypatch.setattr(sys, "stderr", _TTY())
+    assert isinstance(make_progress(None, total=2), CounterProgress)
+
+
+def test_csv_cells_read_the_same_everywhere() -> None:
+    from neuromorpho_api._records import csv_cell
+
+    assert csv_cell(None) == ""
+    assert csv_cell(["a", None, 3]) == "a; ; 3"
+    assert csv_cell([["a", "b"], "c"]) == "a; b; c"
+    assert csv_cell({"x": "é"}) == '{"x": "é"}'
+    assert csv_cell([{"x": 1}]) == '{"x": 1}'
+    assert csv_cell(1.5) == "1.5"
+
+
+def test_records_as_csv_and_table() -> None:
+    from neuromorpho_api._records import write_records
+
+    records = [{"neuron_id": 1, "neuron_name": "n1", "brain_region": ["a", "b"], "_links": {}}]
+    out = io.StringIO()
+    assert write_records(records, "csv", out) == 1
+    assert out.getvalue().splitlines() == ["neuron_id,neuron_name,brain_region", "1,n1,a; b"]
+    out = io.StringIO()
+    assert write_records(records, "table", out) == 1
+    assert out.getvalue().splitlines()[1].split() == ["1", "n1", "a;", "b"]
+    out = io.StringIO()
+    assert write_records(records, "jsonl", out) == 1
+    assert json.loads(out.getvalue()) == {
+        "neuron_id": 1,
+        "neuron_name": "n1",
+        "brain_region": ["a", "b"],
+    }
