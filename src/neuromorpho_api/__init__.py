@@ -20,7 +20,7 @@ from neuromorpho_api._errors import (
     ServiceUnavailable,
     UnknownFieldError,
 )
-from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession
+from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession, requestor
 from neuromorpho_api._tls import NEUROMORPHO_HOSTS, ssl_context
 from neuromorpho_api._urls import NeuronFiles
 from neuromorpho_api._version import __version__
@@ -45,9 +45,6 @@ __all__ = [
     "requestor",
     "ssl_context",
 ]
-
-requestor: NeuroMorphoSession = NeuroMorphoSession()
-"""The shared session: use it like the ``requests`` module."""
 
 for _name in (
     "NeuroMorpho",

@@ -8,14 +8,14 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Literal, overload
 
 import requests
 
 from neuromorpho_api import _parse, _query, _urls
 from neuromorpho_api._errors import APIError, ArticleNotFound, NeuronNotFound, ServiceUnavailable
 from neuromorpho_api._ratelimit import RateLimiter
-from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession
+from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession, TimeoutSpec, requestor
 
 if TYPE_CHECKING:
     import pandas
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["NeuroMorpho"]
 
-_Timeout = Union[None, float, tuple[Optional[float], Optional[float]]]
 _Criterion = _query.CriterionValue
 _MAX_PAGE_SIZE = 500
 _MAX_ID = 2**31 - 1
@@ -71,12 +70,10 @@ class NeuroMorpho:
         session: requests.Session | None = None,
         rate_limit: float | None = 5.0,
         page_size: int = _MAX_PAGE_SIZE,
-        timeout: _Timeout | _Default = _SESSION_DEFAULT,
+        timeout: TimeoutSpec | _Default = _SESSION_DEFAULT,
     ) -> None:
         self.base_url = _urls.normalize_base_url(base_url)
         if session is None:
-            from neuromorpho_api import requestor
-
             session = requestor
         if not isinstance(session, requests.Session):
             raise TypeError(f"session must be a requests.Session, not {type(session).__name__}")
@@ -588,7 +585,6 @@ class NeuroMorpho:
         writes the records as ``neuromorpho-metadata.jsonl`` or ``.csv``. Ctrl-C stops within
         seconds, removes partial files and keeps the manifest.
         """
-        from neuromorpho_api import requestor
         from neuromorpho_api._download import download
 
         limit = self._check_limit(limit)

@@ -200,3 +200,24 @@ def test_send_without_timeout_gets_the_default(legacy: Emulator, monkeypatch) ->
     assert session.send(prepared, verify=legacy.ca_bundle).ok
     assert session.get("https://neuromorpho.org/api/health", timeout=None).ok
     assert seen == [(4, 9), None]
+
+
+def test_request_arguments_keep_their_meaning_by_position(legacy: Emulator, monkeypatch) -> None:
+    seen: list[tuple[str | None, object]] = []
+    session = NeuroMorphoSession(timeout=(4, 9))
+    adapter = session.get_adapter("https://neuromorpho.org/")
+    original = adapter.send
+
+    def spy(request, **kwargs):
+        seen.append((request.url, kwargs.get("timeout")))
+        return original(request, **kwargs)
+
+    monkeypatch.setattr(adapter, "send", spy)
+    url = "https://neuromorpho.org/api/neuron/select"
+    # params, data, headers, cookies, files, auth, timeout: requests' own order.
+    by_position = session.request("GET", url, {"q": "neuron_id:1"}, None, None, None, None, None, 7)
+    assert by_position.json()["page"]["totalElements"] == 1
+    session.request("GET", url, {"q": "neuron_id:1"}, None, None, None, None, None, None)
+    session.request("GET", url, {"q": "neuron_id:1"})
+    assert [timeout for _, timeout in seen] == [7, None, (4, 9)]
+    assert all(seen_url == url + "?q=neuron_id%3A1" for seen_url, _ in seen)
