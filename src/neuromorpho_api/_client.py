@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, overload
 import requests
 
 from neuromorpho_api import _parse, _query, _urls
-from neuromorpho_api._errors import APIError, ArticleNotFound, NeuronNotFound, ServiceUnavailable
+from neuromorpho_api._errors import (
+    OUTAGE_MESSAGE,
+    APIError,
+    ArticleNotFound,
+    NeuronNotFound,
+    ServiceUnavailable,
+)
 from neuromorpho_api._ratelimit import RateLimiter
 from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession, TimeoutSpec, requestor
 
@@ -167,7 +173,7 @@ class NeuroMorpho:
                 self._outage_checked = (now, down)
         if down:
             raise ServiceUnavailable(
-                "NeuroMorpho.Org shows a Service Interruption Notice; try again later",
+                OUTAGE_MESSAGE,
                 url=self.base_url + "/",
             )
 

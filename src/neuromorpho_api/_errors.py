@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "OUTAGE_MESSAGE",
     "APIError",
     "ArticleNotFound",
     "DownloadError",
@@ -73,6 +74,10 @@ class ArticleNotFound(APIError, LookupError):
 
 class ServiceUnavailable(APIError):
     """NeuroMorpho.Org reports a service interruption."""
+
+
+OUTAGE_MESSAGE = "NeuroMorpho.Org shows a Service Interruption Notice; try again later"
+"""The message of :class:`ServiceUnavailable` when the site's homepage shows its outage notice."""
 
 
 class DownloadError(NeuroMorphoError):
