@@ -14,12 +14,8 @@ from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest, Response
 from urllib3.exceptions import ReadTimeoutError
 
-from neuromorpho_api._tls import (
-    NEUROMORPHO_HOSTS,
-    _new_context,
-    explain_ssl_error,
-    is_neuromorpho_host,
-)
+from neuromorpho_api._explain import explain_ssl_error
+from neuromorpho_api._tls import NEUROMORPHO_HOSTS, _new_context, is_neuromorpho_host
 
 __all__ = ["NeuroMorphoAdapter", "PlainAdapter"]
 

@@ -14,7 +14,8 @@ import requests
 
 import neuromorpho_api
 from neuromorpho_api import NEUROMORPHO_HOSTS, NeuroMorphoAdapter, NeuroMorphoSession, requestor
-from neuromorpho_api._tls import LEGACY_CIPHERS, explain_ssl_error, is_neuromorpho_host
+from neuromorpho_api._explain import explain_ssl_error
+from neuromorpho_api._tls import LEGACY_CIPHERS, is_neuromorpho_host
 from neuromorpho_api.testing import Emulator
 
 
