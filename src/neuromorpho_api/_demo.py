@@ -20,10 +20,10 @@ def run_demo(out: str, *, quiet: bool = False, n_neurons: int = 600) -> int:
     """Start the emulator, search and download a few SWC files into *out*; return 0."""
     import requests
 
-    from neuromorpho_api import requestor
-    from neuromorpho_api._cli import write_records
     from neuromorpho_api._client import NeuroMorpho
     from neuromorpho_api._explain import is_dh_key_too_small
+    from neuromorpho_api._records import write_records
+    from neuromorpho_api._session import requestor
     from neuromorpho_api.testing import Emulator
 
     def say(text: str = "") -> None:
