@@ -304,7 +304,7 @@ class NeuroMorpho:
         url = self._api("neuron", kind, key)
         doc = self._json(url, allow_404=True)
         if doc is None:
-            raise NeuronNotFound(key)
+            raise NeuronNotFound(key, url=url)
         record = _parse.parse_record(doc, url=url)
         got = record["neuron_id"] if kind == "id" else record["neuron_name"]
         if (got != key) if kind == "id" else (str(got).casefold() != str(key).casefold()):
@@ -322,7 +322,7 @@ class NeuroMorpho:
         url = self._api("morphometry", "id" if isinstance(key, int) else "name", key)
         doc = self._json(url, allow_404=True)
         if doc is None:
-            raise NeuronNotFound(key, f"no morphometry for neuron {key!r}")
+            raise NeuronNotFound(key, f"no morphometry for neuron {key!r}", url=url)
         return _parse.parse_measurements(doc, url=url)
 
     def pvec(self, id_or_name: int | str) -> dict[str, Any] | None:
@@ -336,7 +336,7 @@ class NeuroMorpho:
         url = self._api("pvec", "id", nid)
         response = self._get(url, allow_404=True)
         if response is None:
-            raise NeuronNotFound(key, f"no persistence vector for neuron {key!r}")
+            raise NeuronNotFound(key, f"no persistence vector for neuron {key!r}", url=url)
         return _parse.parse_pvec(response.content, url=response.url)
 
     # -- search ----------------------------------------------------------------------------
