@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from neuromorpho_api._adapter import NeuroMorphoAdapter
 from neuromorpho_api._client import NeuroMorpho
-from neuromorpho_api._download import DownloadFailure, DownloadReport
+from neuromorpho_api._download import DownloadFailure, DownloadReport, FileResult
 from neuromorpho_api._errors import (
     APIError,
     ArticleNotFound,
@@ -33,6 +33,7 @@ __all__ = [
     "DownloadError",
     "DownloadFailure",
     "DownloadReport",
+    "FileResult",
     "NeuroMorpho",
     "NeuroMorphoAdapter",
     "NeuroMorphoError",
@@ -51,6 +52,7 @@ for _name in (
     "NeuronFiles",
     "DownloadReport",
     "DownloadFailure",
+    "FileResult",
     "NeuroMorphoAdapter",
     "NeuroMorphoSession",
     "ssl_context",

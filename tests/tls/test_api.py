@@ -28,6 +28,7 @@ def test_public_names_are_exactly_these() -> None:
             "DownloadError",
             "DownloadFailure",
             "DownloadReport",
+            "FileResult",
             "NEUROMORPHO_HOSTS",
             "NeuroMorpho",
             "NeuroMorphoAdapter",
