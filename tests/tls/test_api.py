@@ -223,3 +223,17 @@ def test_request_arguments_keep_their_meaning_by_position(legacy: Emulator, monk
     session.request("GET", url, {"q": "neuron_id:1"})
     assert [timeout for _, timeout in seen] == [7, None, (4, 9)]
     assert all(seen_url == url + "?q=neuron_id%3A1" for seen_url, _ in seen)
+
+
+def test_pool_size_is_read_from_the_public_pool_manager() -> None:
+    from requests.adapters import BaseAdapter, HTTPAdapter
+
+    from neuromorpho_api._adapter import pool_maxsize
+
+    session = NeuroMorphoSession(pool_maxsize=3)
+    assert pool_maxsize(session.get_adapter("https://neuromorpho.org/")) == 3
+    assert pool_maxsize(session.get_adapter("http://cng.gmu.edu:8080/")) == 3
+    twin = pickle.loads(pickle.dumps(session))
+    assert pool_maxsize(twin.get_adapter("https://neuromorpho.org/")) == 3
+    assert pool_maxsize(HTTPAdapter(pool_maxsize=7)) == 7
+    assert pool_maxsize(BaseAdapter()) is None
