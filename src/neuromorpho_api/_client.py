@@ -1,4 +1,9 @@
-"""``NeuroMorpho``: a client for the NeuroMorpho.Org REST API."""
+"""``NeuroMorpho``: a client for the NeuroMorpho.Org REST API.
+
+This module is long because it is one public class whose docstrings are the reference docs;
+the logic it composes is elsewhere (queries in ``_query``, URLs in ``_urls``, parsing in
+``_parse``, transport in ``_session``, downloads in ``_download``).
+"""
 
 from __future__ import annotations
 
