@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from neuromorpho_api._adapter import NeuroMorphoAdapter
 from neuromorpho_api._client import NeuroMorpho
-from neuromorpho_api._download import DownloadFailure, DownloadReport
+from neuromorpho_api._download import DownloadFailure, DownloadReport, FileResult
 from neuromorpho_api._errors import (
     APIError,
     ArticleNotFound,
@@ -20,7 +20,7 @@ from neuromorpho_api._errors import (
     ServiceUnavailable,
     UnknownFieldError,
 )
-from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession
+from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession, requestor
 from neuromorpho_api._tls import NEUROMORPHO_HOSTS, ssl_context
 from neuromorpho_api._urls import NeuronFiles
 from neuromorpho_api._version import __version__
@@ -33,6 +33,7 @@ __all__ = [
     "DownloadError",
     "DownloadFailure",
     "DownloadReport",
+    "FileResult",
     "NeuroMorpho",
     "NeuroMorphoAdapter",
     "NeuroMorphoError",
@@ -46,14 +47,12 @@ __all__ = [
     "ssl_context",
 ]
 
-requestor: NeuroMorphoSession = NeuroMorphoSession()
-"""The shared session: use it like the ``requests`` module."""
-
 for _name in (
     "NeuroMorpho",
     "NeuronFiles",
     "DownloadReport",
     "DownloadFailure",
+    "FileResult",
     "NeuroMorphoAdapter",
     "NeuroMorphoSession",
     "ssl_context",

@@ -10,18 +10,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Optional, Union
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.models import PreparedRequest, Response
 from urllib3.exceptions import ReadTimeoutError
 
-from neuromorpho_api._tls import (
-    NEUROMORPHO_HOSTS,
-    _new_context,
-    explain_ssl_error,
-    is_neuromorpho_host,
-)
+from neuromorpho_api._explain import explain_ssl_error
+from neuromorpho_api._tls import NEUROMORPHO_HOSTS, _new_context, is_neuromorpho_host
 
-__all__ = ["NeuroMorphoAdapter", "PlainAdapter"]
+__all__ = ["NeuroMorphoAdapter", "PlainAdapter", "pool_maxsize"]
 
 _Verify = Union[bool, str]
 _Cert = Union[str, tuple[str, str], None]
@@ -227,3 +223,15 @@ def _context_key(verify: _Verify, cert: _Cert) -> _ContextKey | None:
             os.path.abspath(key_file) if key_file else None,
         )
     return trust, client_cert
+
+
+def pool_maxsize(adapter: BaseAdapter) -> int | None:
+    """Connections an adapter keeps per host, or None when it does not say.
+
+    Read from the public ``poolmanager`` of an :class:`~requests.adapters.HTTPAdapter` (the
+    keyword arguments urllib3 gives every pool), not from the adapter's private attributes.
+    """
+    manager = getattr(adapter, "poolmanager", None)
+    settings = getattr(manager, "connection_pool_kw", None)
+    size = settings.get("maxsize") if isinstance(settings, Mapping) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) else None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Callable, TextIO
+from collections.abc import Sequence
+from typing import Any, Callable
 
+from neuromorpho_api._records import write_records
 from neuromorpho_api._version import __version__
 
 __all__ = ["main"]
@@ -43,8 +43,6 @@ examples:
 exit status: 0 success, 1 failure (e.g. some downloads failed), 2 usage error
 """
 
-TABLE_COLUMNS = ("neuron_id", "neuron_name", "archive", "species", "brain_region", "cell_type")
-
 
 class UsageError(Exception):
     """A command-line mistake: reported in one line, exit status 2."""
@@ -60,58 +58,6 @@ def parse_criteria(items: Sequence[str]) -> dict[str, list[str]]:
             raise UsageError(f"criterion {item!r} is not FIELD=VALUE (e.g. species=rat)")
         criteria.setdefault(field, []).append(value)
     return criteria
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return "; ".join(_cell(item) for item in value)
-    return str(value)
-
-
-def _records_without_links(records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-    for record in records:
-        yield {key: value for key, value in record.items() if key != "_links"}
-
-
-def write_records(records: Iterable[Mapping[str, Any]], fmt: str, out: TextIO) -> int:
-    """Stream *records* to *out* as a table, CSV or JSON lines; return how many."""
-    count = 0
-    rows = _records_without_links(records)
-    if fmt == "jsonl":
-        for record in rows:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    elif fmt == "csv":
-        writer: csv.DictWriter[str] | None = None
-        dropped: set[str] = set()
-        for record in rows:
-            if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(record), extrasaction="ignore")
-                writer.writeheader()
-            dropped.update(key for key in record if key not in writer.fieldnames)
-            writer.writerow({key: _cell(value) for key, value in record.items()})
-            count += 1
-        if dropped:
-            # A CSV header is written once; say what did not fit instead of losing it silently.
-            print(
-                f"neuromorpho: note: fields missing from the CSV header: {', '.join(sorted(dropped))}"
-                " (use --format jsonl to keep every field)",
-                file=sys.stderr,
-            )
-    else:
-        widths = (9, 36, 20, 14, 34, 30)
-        header = "  ".join(name.ljust(width) for name, width in zip(TABLE_COLUMNS, widths))
-        out.write(header.rstrip() + "\n")
-        for record in rows:
-            cells = []
-            for name, width in zip(TABLE_COLUMNS, widths):
-                text = _cell(record.get(name)).replace("\n", " ")
-                cells.append((text[: width - 1] + "…" if len(text) > width else text).ljust(width))
-            out.write("  ".join(cells).rstrip() + "\n")
-            count += 1
-    return count
 
 
 # -- commands ----------------------------------------------------------------------------------

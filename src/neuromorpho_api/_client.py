@@ -1,4 +1,9 @@
-"""``NeuroMorpho``: a client for the NeuroMorpho.Org REST API."""
+"""``NeuroMorpho``: a client for the NeuroMorpho.Org REST API.
+
+This module is long because it is one public class whose docstrings are the reference docs;
+the logic it composes is elsewhere (queries in ``_query``, URLs in ``_urls``, parsing in
+``_parse``, transport in ``_session``, downloads in ``_download``).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,20 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Literal, overload
 
 import requests
 
 from neuromorpho_api import _parse, _query, _urls
-from neuromorpho_api._errors import APIError, ArticleNotFound, NeuronNotFound, ServiceUnavailable
+from neuromorpho_api._errors import (
+    OUTAGE_MESSAGE,
+    APIError,
+    ArticleNotFound,
+    NeuronNotFound,
+    ServiceUnavailable,
+)
 from neuromorpho_api._ratelimit import RateLimiter
-from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession
+from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession, TimeoutSpec, requestor
 
 if TYPE_CHECKING:
     import pandas
@@ -24,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["NeuroMorpho"]
 
-_Timeout = Union[None, float, tuple[Optional[float], Optional[float]]]
 _Criterion = _query.CriterionValue
 _MAX_PAGE_SIZE = 500
 _MAX_ID = 2**31 - 1
@@ -71,12 +81,10 @@ class NeuroMorpho:
         session: requests.Session | None = None,
         rate_limit: float | None = 5.0,
         page_size: int = _MAX_PAGE_SIZE,
-        timeout: _Timeout | _Default = _SESSION_DEFAULT,
+        timeout: TimeoutSpec | _Default = _SESSION_DEFAULT,
     ) -> None:
         self.base_url = _urls.normalize_base_url(base_url)
         if session is None:
-            from neuromorpho_api import requestor
-
             session = requestor
         if not isinstance(session, requests.Session):
             raise TypeError(f"session must be a requests.Session, not {type(session).__name__}")
@@ -170,7 +178,7 @@ class NeuroMorpho:
                 self._outage_checked = (now, down)
         if down:
             raise ServiceUnavailable(
-                "NeuroMorpho.Org shows a Service Interruption Notice; try again later",
+                OUTAGE_MESSAGE,
                 url=self.base_url + "/",
             )
 
@@ -301,7 +309,7 @@ class NeuroMorpho:
         url = self._api("neuron", kind, key)
         doc = self._json(url, allow_404=True)
         if doc is None:
-            raise NeuronNotFound(key)
+            raise NeuronNotFound(key, url=url)
         record = _parse.parse_record(doc, url=url)
         got = record["neuron_id"] if kind == "id" else record["neuron_name"]
         if (got != key) if kind == "id" else (str(got).casefold() != str(key).casefold()):
@@ -319,7 +327,7 @@ class NeuroMorpho:
         url = self._api("morphometry", "id" if isinstance(key, int) else "name", key)
         doc = self._json(url, allow_404=True)
         if doc is None:
-            raise NeuronNotFound(key, f"no morphometry for neuron {key!r}")
+            raise NeuronNotFound(key, f"no morphometry for neuron {key!r}", url=url)
         return _parse.parse_measurements(doc, url=url)
 
     def pvec(self, id_or_name: int | str) -> dict[str, Any] | None:
@@ -333,7 +341,7 @@ class NeuroMorpho:
         url = self._api("pvec", "id", nid)
         response = self._get(url, allow_404=True)
         if response is None:
-            raise NeuronNotFound(key, f"no persistence vector for neuron {key!r}")
+            raise NeuronNotFound(key, f"no persistence vector for neuron {key!r}", url=url)
         return _parse.parse_pvec(response.content, url=response.url)
 
     # -- search ----------------------------------------------------------------------------
@@ -588,7 +596,6 @@ class NeuroMorpho:
         writes the records as ``neuromorpho-metadata.jsonl`` or ``.csv``. Ctrl-C stops within
         seconds, removes partial files and keeps the manifest.
         """
-        from neuromorpho_api import requestor
         from neuromorpho_api._download import download
 
         limit = self._check_limit(limit)

@@ -20,9 +20,10 @@ def run_demo(out: str, *, quiet: bool = False, n_neurons: int = 600) -> int:
     """Start the emulator, search and download a few SWC files into *out*; return 0."""
     import requests
 
-    from neuromorpho_api import requestor
-    from neuromorpho_api._cli import write_records
     from neuromorpho_api._client import NeuroMorpho
+    from neuromorpho_api._explain import is_dh_key_too_small
+    from neuromorpho_api._records import write_records
+    from neuromorpho_api._session import requestor
     from neuromorpho_api.testing import Emulator
 
     def say(text: str = "") -> None:
@@ -40,7 +41,7 @@ def run_demo(out: str, *, quiet: bool = False, n_neurons: int = 600) -> int:
             requests.Session().get("https://neuromorpho.org/api/health", timeout=10)
             say("   plain requests: connected (this OpenSSL accepts the group)")
         except requests.exceptions.SSLError as error:
-            reason = "DH_KEY_TOO_SMALL" if "DH_KEY_TOO_SMALL" in str(error) else str(error)[:120]
+            reason = "DH_KEY_TOO_SMALL" if is_dh_key_too_small(error) else str(error)[:120]
             say(f"   plain requests:  SSLError {reason}")
         health = requestor.get("https://neuromorpho.org/api/health").json()
         handshake = emulator.handshakes[-1]

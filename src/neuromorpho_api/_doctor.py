@@ -13,8 +13,9 @@ from typing import Any
 import requests
 import urllib3
 
+from neuromorpho_api._explain import describe, is_dh_key_too_small
 from neuromorpho_api._session import NeuroMorphoSession
-from neuromorpho_api._tls import LEGACY_CIPHERS
+from neuromorpho_api._tls import NEUROMORPHO_HOSTS, SECURITY_LEVEL
 from neuromorpho_api._version import __version__
 
 __all__ = ["Diagnosis", "Probe", "diagnose"]
@@ -31,10 +32,8 @@ class Probe:
     cipher: str | None = None
     verified: bool | None = None
     error: str | None = None
-
-    @property
-    def dh_key_too_small(self) -> bool:
-        return self.error is not None and "DH_KEY_TOO_SMALL" in self.error.upper().replace(" ", "_")
+    dh_key_too_small: bool = False
+    """Whether the handshake failed because the server's DH group was refused as too small."""
 
 
 @dataclass
@@ -133,12 +132,12 @@ def _probe(
             protocol, cipher, verified = _connection_facts(response)
             return Probe(label, True, response.status_code, protocol, cipher, verified)
     except requests.exceptions.RequestException as error:
-        return Probe(label, False, error=_one_line(error))
+        return Probe(
+            label, False, error=_one_line(error), dh_key_too_small=is_dh_key_too_small(error)
+        )
 
 
 def _one_line(error: BaseException) -> str:
-    from neuromorpho_api._explain import describe
-
     text = " ".join(str(error).split())
     match = re.search(r"\[SSL: [A-Z_0-9]+\][^(]*", text)
     if match:
@@ -161,9 +160,8 @@ def diagnose(
     )
     facts["default security level"] = _default_security_level()
     facts["FIPS mode"] = _fips_mode()
-    level = LEGACY_CIPHERS.split(":")[0].split("=")[1]
     facts["this package uses"] = (
-        f"security level {level}, only for neuromorpho.org and www.neuromorpho.org"
+        f"security level {SECURITY_LEVEL}, only for {' and '.join(sorted(NEUROMORPHO_HOSTS))}"
     )
     trust = (
         verify

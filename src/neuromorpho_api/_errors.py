@@ -5,9 +5,9 @@ TLS and transport failures stay :mod:`requests` exceptions (``requests.exception
 what the API answered derive from :class:`NeuroMorphoError`::
 
     NeuroMorphoError
-    ├── NeuronNotFound (also LookupError)        unknown neuron id or name
     ├── UnknownFieldError (also ValueError)      a field name the API does not know
     ├── APIError                                 an unexpected status or body from the API
+    │   ├── NeuronNotFound (also LookupError)    unknown neuron id or name
     │   ├── ArticleNotFound (also LookupError)   unknown literature article id
     │   └── ServiceUnavailable                   the site reports an outage
     └── DownloadError                            a download could not be completed
@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "OUTAGE_MESSAGE",
     "APIError",
     "ArticleNotFound",
     "DownloadError",
@@ -30,16 +31,6 @@ __all__ = [
 
 class NeuroMorphoError(Exception):
     """Base class of the errors this package raises about NeuroMorpho.Org answers."""
-
-
-class NeuronNotFound(NeuroMorphoError, LookupError):
-    """No neuron has the requested id or name."""
-
-    def __init__(self, key: int | str, message: str | None = None) -> None:
-        self.key = key
-        super().__init__(
-            message or f"no neuron with {'id' if isinstance(key, int) else 'name'} {key!r}"
-        )
 
 
 class UnknownFieldError(NeuroMorphoError, ValueError):
@@ -63,6 +54,24 @@ class APIError(NeuroMorphoError):
         super().__init__(message)
 
 
+class NeuronNotFound(APIError, LookupError):
+    """No neuron has the requested id or name.
+
+    Also an :class:`APIError`, like :class:`ArticleNotFound`; ``status`` is 404 when the server
+    was asked, ``None`` for an id it cannot hold (no request is made).
+    """
+
+    def __init__(
+        self, key: int | str, message: str | None = None, *, url: str | None = None
+    ) -> None:
+        self.key = key
+        super().__init__(
+            message or f"no neuron with {'id' if isinstance(key, int) else 'name'} {key!r}",
+            status=None if url is None else 404,
+            url=url,
+        )
+
+
 class ArticleNotFound(APIError, LookupError):
     """No literature article has the requested id."""
 
@@ -73,6 +82,10 @@ class ArticleNotFound(APIError, LookupError):
 
 class ServiceUnavailable(APIError):
     """NeuroMorpho.Org reports a service interruption."""
+
+
+OUTAGE_MESSAGE = "NeuroMorpho.Org shows a Service Interruption Notice; try again later"
+"""The message of :class:`ServiceUnavailable` when the site's homepage shows its outage notice."""
 
 
 class DownloadError(NeuroMorphoError):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from neuromorpho_api._errors import APIError, ServiceUnavailable
+from neuromorpho_api._errors import OUTAGE_MESSAGE, APIError, ServiceUnavailable
 
 __all__ = [
     "ErrorBody",
@@ -72,9 +72,7 @@ def check_not_html(body: bytes | str, *, url: str | None = None) -> None:
     text = _decode(body)
     if text.lstrip().startswith("<"):
         if shows_outage_notice(text):
-            raise ServiceUnavailable(
-                "NeuroMorpho.Org shows a Service Interruption Notice; try again later", url=url
-            )
+            raise ServiceUnavailable(OUTAGE_MESSAGE, url=url)
         raise _fail("an HTML page instead of JSON (is base_url right?)", url)
 
 

@@ -20,14 +20,10 @@ TABLE_COLUMNS = ("neuron_id", "neuron_name", "archive", "species", "brain_region
 def csv_cell(value: Any) -> str:
     """A record's value as the text of one CSV or table cell.
 
-    Parameters
-    ----------
-    value : Any
-        A value parsed from the API's JSON.
+    Args:
+        value: A value parsed from the API's JSON.
 
-    Returns
-    -------
-    str
+    Returns:
         ``""`` for ``None``, list items joined with ``"; "``, a mapping as JSON, else ``str``.
     """
     if value is None:
@@ -47,20 +43,14 @@ def _records_without_links(records: Iterable[Mapping[str, Any]]) -> Iterator[dic
 def write_records(records: Iterable[Mapping[str, Any]], fmt: str, out: TextIO) -> int:
     """Stream *records* to *out* as a table, CSV or JSON lines; return how many.
 
-    Parameters
-    ----------
-    records : iterable of mapping
-        Neuron records; their ``_links`` are left out.
-    fmt : str
-        ``"jsonl"``, ``"csv"`` (columns from the first record; a note on stderr names the
-        fields of later records that did not fit) or anything else for a fixed-width table of
-        :data:`TABLE_COLUMNS`.
-    out : text stream
-        Where to write.
+    Args:
+        records: Neuron records; their ``_links`` are left out.
+        fmt: ``"jsonl"``, ``"csv"`` (columns from the first record; a note on stderr names the
+            fields of later records that did not fit) or anything else for a fixed-width table
+            of :data:`TABLE_COLUMNS`.
+        out: Where to write.
 
-    Returns
-    -------
-    int
+    Returns:
         The number of records written.
     """
     count = 0

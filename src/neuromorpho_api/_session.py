@@ -12,15 +12,23 @@ from neuromorpho_api._adapter import NeuroMorphoAdapter, PlainAdapter
 from neuromorpho_api._retry import default_retry
 from neuromorpho_api._version import __version__
 
-__all__ = ["DEFAULT_TIMEOUT", "NeuroMorphoSession"]
+__all__ = ["DEFAULT_TIMEOUT", "NeuroMorphoSession", "TimeoutSpec", "requestor"]
 
-_Timeout = Union[None, float, tuple[Optional[float], Optional[float]]]
+TimeoutSpec = Union[None, float, tuple[Optional[float], Optional[float]]]
+"""What ``timeout=`` takes, as in requests: seconds, (connect, read), or None for no limit."""
 
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
 """(connect, read) seconds, used when a request gives no ``timeout``."""
 
-# Position of ``timeout`` among Session.request's arguments after (method, url).
-_TIMEOUT_POSITION = 6
+
+class _SessionTimeout:
+    """Marks "no timeout given": an explicit ``timeout=None`` means wait forever, as in requests."""
+
+    def __repr__(self) -> str:
+        return "<the session's timeout>"
+
+
+_SESSION_TIMEOUT: Any = _SessionTimeout()
 
 
 class NeuroMorphoSession(requests.Session):
@@ -61,12 +69,12 @@ class NeuroMorphoSession(requests.Session):
     def __init__(
         self,
         *,
-        timeout: _Timeout = DEFAULT_TIMEOUT,
+        timeout: TimeoutSpec = DEFAULT_TIMEOUT,
         retries: int | Retry | None = None,
         pool_maxsize: int = 10,
     ) -> None:
         super().__init__()
-        self.timeout: _Timeout = timeout
+        self.timeout: TimeoutSpec = timeout
         retry = default_retry() if retries is None else retries
         if isinstance(retry, int):
             retry = default_retry(retry)
@@ -75,12 +83,45 @@ class NeuroMorphoSession(requests.Session):
         self.mount("http://", PlainAdapter(max_retries=retry, pool_maxsize=pool_maxsize))
 
     def request(
-        self, method: str, url: str | bytes, *args: Any, **kwargs: Any
+        self,
+        method: str,
+        url: str | bytes,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        cookies: Any = None,
+        files: Any = None,
+        auth: Any = None,
+        timeout: Any = _SESSION_TIMEOUT,
+        allow_redirects: bool = True,
+        proxies: Any = None,
+        hooks: Any = None,
+        stream: bool | None = None,
+        verify: Any = None,
+        cert: Any = None,
+        json: Any = None,
     ) -> requests.Response:
         """Send a request; as :meth:`requests.Session.request`, with a default timeout."""
-        if len(args) <= _TIMEOUT_POSITION and "timeout" not in kwargs:
-            kwargs["timeout"] = self.timeout
-        return super().request(method, url, *args, **kwargs)
+        # requests' own parameter list, so that arguments keep their meaning by position too;
+        # everything is passed on by name.
+        return super().request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            cookies=cookies,
+            files=files,
+            auth=auth,
+            timeout=self.timeout if timeout is _SESSION_TIMEOUT else timeout,
+            allow_redirects=allow_redirects,
+            proxies=proxies,
+            hooks=hooks,
+            stream=stream,
+            verify=verify,
+            cert=cert,
+            json=json,
+        )
 
     def get(self, url: str | bytes, params: Any = None, **kwargs: Any) -> requests.Response:
         """Send a GET request; ``params`` may be positional, as in ``requests.get``."""
@@ -101,3 +142,6 @@ class NeuroMorphoSession(requests.Session):
 
 
 NeuroMorphoSession.Session = NeuroMorphoSession
+
+requestor: NeuroMorphoSession = NeuroMorphoSession()
+"""The shared session: use it like the ``requests`` module."""

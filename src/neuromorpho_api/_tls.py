@@ -12,7 +12,7 @@ import ssl
 __all__ = [
     "LEGACY_CIPHERS",
     "NEUROMORPHO_HOSTS",
-    "explain_ssl_error",
+    "SECURITY_LEVEL",
     "is_neuromorpho_host",
     "ssl_context",
 ]
@@ -20,11 +20,15 @@ __all__ = [
 NEUROMORPHO_HOSTS: frozenset[str] = frozenset({"neuromorpho.org", "www.neuromorpho.org"})
 """The only hosts for which the security level is lowered."""
 
+SECURITY_LEVEL = 1
+"""The OpenSSL security level used for :data:`NEUROMORPHO_HOSTS` (the default is 2)."""
+
 # Python's own default offer (3.11-3.13) with the level lowered from 2 to 1: the same 17 suites,
 # ECDHE and TLS 1.3 first, no static RSA, no SHA-1 MAC. The server picks DHE from this very offer,
 # so the level is the only thing that has to change.
 LEGACY_CIPHERS = (
-    "@SECLEVEL=1:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
+    f"@SECLEVEL={SECURITY_LEVEL}:"
+    "ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
 )
 
 
@@ -84,37 +88,3 @@ def ssl_context(
         cafile = extract_zipped_paths(DEFAULT_CA_BUNDLE_PATH)
     context.load_verify_locations(cafile=cafile, capath=capath, cadata=cadata)
     return context
-
-
-def _has_token(error: BaseException, token: str, text: str) -> bool:
-    from neuromorpho_api._explain import error_chain
-
-    for item in error_chain(error):
-        if isinstance(item, ssl.SSLError) and item.reason == token:
-            return True
-        if text in str(item).lower():
-            return True
-    return False
-
-
-def explain_ssl_error(error: BaseException, host: str | None) -> str | None:
-    """A one-sentence hint about a TLS failure, or None when there is nothing useful to add."""
-    if _has_token(error, "DH_KEY_TOO_SMALL", "dh key too small"):
-        if is_neuromorpho_host(host):
-            return (
-                "the server's Diffie-Hellman group was refused even at OpenSSL security level 1; "
-                "this happens when OpenSSL runs in FIPS mode or a system crypto policy forbids "
-                "1024-bit groups. Run `neuromorpho doctor` for details, or use the plain-HTTP "
-                'mirror: NeuroMorpho("http://cng.gmu.edu:8080/neuroMorpho")'
-            )
-        return (
-            f"{host!r} offers a Diffie-Hellman group below 2048 bits; neuromorpho_api lowers the "
-            "security level only for " + " and ".join(sorted(NEUROMORPHO_HOSTS))
-        )
-    if _has_token(error, "CERTIFICATE_VERIFY_FAILED", "certificate verify failed"):
-        return (
-            "the server certificate could not be verified. If a proxy or firewall inspects TLS, "
-            "pass its CA bundle with verify='/path/to/ca.pem' (or set REQUESTS_CA_BUNDLE); "
-            "never switch verification off for real data"
-        )
-    return None

@@ -214,7 +214,7 @@ def test_parse_criteria_groups_repeated_fields() -> None:
 def test_csv_reports_fields_that_do_not_fit_the_header(capsys: pytest.CaptureFixture[str]) -> None:
     import io
 
-    from neuromorpho_api._cli import write_records
+    from neuromorpho_api._records import write_records
 
     out = io.StringIO()
     records = [{"neuron_id": 1, "brain_region": ["a", "b"]}, {"neuron_id": 2, "extra": "x"}]

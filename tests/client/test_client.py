@@ -205,6 +205,32 @@ def test_unknown_neuron(nmo: NeuroMorpho, key: int | str) -> None:
     assert info.value.key == key
 
 
+@pytest.mark.parametrize("missing", [999_999_999, "no_such_neuron"])
+def test_unknown_neuron_reads_like_an_unknown_article(nmo: NeuroMorpho, missing: int | str) -> None:
+    # Neurons and articles: the same hierarchy, the same status and url.
+    with pytest.raises(APIError) as neuron:
+        nmo.neuron(missing)
+    with pytest.raises(APIError) as article:
+        nmo.literature("0" * 24)
+    for error in (neuron.value, article.value):
+        assert isinstance(error, LookupError)
+        assert error.status == 404
+        assert error.url is not None and error.url.startswith(nmo.base_url + "/api/")
+    assert isinstance(neuron.value, NeuronNotFound)
+    kind = "id" if isinstance(missing, int) else "name"
+    assert neuron.value.url == f"{nmo.base_url}/api/neuron/{kind}/{missing}"
+
+
+def test_an_id_the_server_cannot_hold_is_not_found_without_a_request(
+    emu: Emulator, nmo: NeuroMorpho
+) -> None:
+    with pytest.raises(NeuronNotFound) as info:
+        nmo.neuron(2**31)
+    assert isinstance(info.value, APIError)
+    assert (info.value.status, info.value.url) == (None, None)
+    assert not api_requests(emu, "/api/neuron/id/2147483648")
+
+
 @pytest.mark.parametrize(("key", "error"), [(True, TypeError), (1.0, TypeError), ("", ValueError)])
 def test_bad_neuron_keys(nmo: NeuroMorpho, key: Any, error: type[Exception]) -> None:
     with pytest.raises(error):

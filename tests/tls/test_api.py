@@ -14,7 +14,8 @@ import requests
 
 import neuromorpho_api
 from neuromorpho_api import NEUROMORPHO_HOSTS, NeuroMorphoAdapter, NeuroMorphoSession, requestor
-from neuromorpho_api._tls import LEGACY_CIPHERS, explain_ssl_error, is_neuromorpho_host
+from neuromorpho_api._explain import explain_ssl_error
+from neuromorpho_api._tls import LEGACY_CIPHERS, is_neuromorpho_host
 from neuromorpho_api.testing import Emulator
 
 
@@ -27,6 +28,7 @@ def test_public_names_are_exactly_these() -> None:
             "DownloadError",
             "DownloadFailure",
             "DownloadReport",
+            "FileResult",
             "NEUROMORPHO_HOSTS",
             "NeuroMorpho",
             "NeuroMorphoAdapter",
@@ -200,3 +202,38 @@ def test_send_without_timeout_gets_the_default(legacy: Emulator, monkeypatch) ->
     assert session.send(prepared, verify=legacy.ca_bundle).ok
     assert session.get("https://neuromorpho.org/api/health", timeout=None).ok
     assert seen == [(4, 9), None]
+
+
+def test_request_arguments_keep_their_meaning_by_position(legacy: Emulator, monkeypatch) -> None:
+    seen: list[tuple[str | None, object]] = []
+    session = NeuroMorphoSession(timeout=(4, 9))
+    adapter = session.get_adapter("https://neuromorpho.org/")
+    original = adapter.send
+
+    def spy(request, **kwargs):
+        seen.append((request.url, kwargs.get("timeout")))
+        return original(request, **kwargs)
+
+    monkeypatch.setattr(adapter, "send", spy)
+    url = "https://neuromorpho.org/api/neuron/select"
+    # params, data, headers, cookies, files, auth, timeout: requests' own order.
+    by_position = session.request("GET", url, {"q": "neuron_id:1"}, None, None, None, None, None, 7)
+    assert by_position.json()["page"]["totalElements"] == 1
+    session.request("GET", url, {"q": "neuron_id:1"}, None, None, None, None, None, None)
+    session.request("GET", url, {"q": "neuron_id:1"})
+    assert [timeout for _, timeout in seen] == [7, None, (4, 9)]
+    assert all(seen_url == url + "?q=neuron_id%3A1" for seen_url, _ in seen)
+
+
+def test_pool_size_is_read_from_the_public_pool_manager() -> None:
+    from requests.adapters import BaseAdapter, HTTPAdapter
+
+    from neuromorpho_api._adapter import pool_maxsize
+
+    session = NeuroMorphoSession(pool_maxsize=3)
+    assert pool_maxsize(session.get_adapter("https://neuromorpho.org/")) == 3
+    assert pool_maxsize(session.get_adapter("http://cng.gmu.edu:8080/")) == 3
+    twin = pickle.loads(pickle.dumps(session))
+    assert pool_maxsize(twin.get_adapter("https://neuromorpho.org/")) == 3
+    assert pool_maxsize(HTTPAdapter(pool_maxsize=7)) == 7
+    assert pool_maxsize(BaseAdapter()) is None
