@@ -26,7 +26,8 @@ from typing import Any, Callable, Literal
 
 import requests
 
-from neuromorpho_api._download._fetch import Cancelled, FileFetcher, Job, Timeout
+from neuromorpho_api._adapter import pool_maxsize
+from neuromorpho_api._download._fetch import Cancelled, FileFetcher, Job
 from neuromorpho_api._download._manifest import MANIFEST_NAME, Manifest
 from neuromorpho_api._download._metadata import MetadataWriter
 from neuromorpho_api._download._names import SWC_SUFFIX, name_tag, safe_filename, tagged_name
@@ -40,7 +41,7 @@ from neuromorpho_api._download._report import (
 from neuromorpho_api._explain import short
 from neuromorpho_api._progress import make_progress
 from neuromorpho_api._retry import no_retries
-from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession
+from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession, TimeoutSpec
 from neuromorpho_api._urls import DEFAULT_BASE_URL, normalize_base_url, swc_url
 
 __all__ = ["download", "positive_int"]
@@ -72,7 +73,7 @@ class _Downloader:
         verify_existing: bool,
         metadata: Literal["jsonl", "csv"] | None,
         progress: bool | None,
-        timeout: Timeout | None,
+        timeout: TimeoutSpec,
         on_progress: Callable[[FileResult], object] | None,
         total: int | None,
     ) -> None:
@@ -188,8 +189,8 @@ class _Downloader:
 
     def _check_pool(self) -> None:
         adapter = self.session.get_adapter(self.base_url)
-        size = getattr(adapter, "_pool_maxsize", None)
-        if isinstance(size, int) and size < self.workers:
+        size = pool_maxsize(adapter)
+        if size is not None and size < self.workers:
             logger.warning(
                 "the session keeps %d connections for %d workers: expect a TLS handshake per "
                 "file (build it with NeuroMorphoSession(pool_maxsize=%d))",
@@ -382,7 +383,7 @@ def download(
     verify_existing: bool = True,
     metadata: Literal["jsonl", "csv"] | None = None,
     progress: bool | None = None,
-    timeout: Timeout | None = None,
+    timeout: TimeoutSpec = None,
     on_progress: Callable[[FileResult], object] | None = None,
     total: int | None = None,
 ) -> DownloadReport:

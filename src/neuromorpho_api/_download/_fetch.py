@@ -19,7 +19,7 @@ import stat
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, NamedTuple
 
 import requests
 
@@ -33,15 +33,14 @@ from neuromorpho_api._retry import (
     backoff_time,
     parse_retry_after,
 )
+from neuromorpho_api._session import TimeoutSpec
 from neuromorpho_api._swc import SWCError, SWCValidator
 
-__all__ = ["Cancelled", "FileFetcher", "Job", "Timeout", "timeout_pair"]
+__all__ = ["Cancelled", "FileFetcher", "Job", "timeout_pair"]
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 16
-
-Timeout = Union[float, tuple[Optional[float], Optional[float]]]
 
 
 def _pause(stop: threading.Event, seconds: float) -> None:
@@ -80,7 +79,7 @@ def _describe(error: BaseException, timeout: tuple[float | None, float | None]) 
     return _Attempt(reason, retry=retry)
 
 
-def timeout_pair(timeout: Timeout | None) -> tuple[float | None, float | None]:
+def timeout_pair(timeout: TimeoutSpec) -> tuple[float | None, float | None]:
     """``(connect, read)`` from a requests timeout."""
     if isinstance(timeout, tuple):
         return timeout
@@ -102,7 +101,7 @@ class FileFetcher:
         stop: threading.Event,
         attempts: int,
         verify_existing: bool,
-        timeout: Timeout,
+        timeout: TimeoutSpec,
         rate_limit: float | None,
     ) -> None:
         self.dest = dest
