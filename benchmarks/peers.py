@@ -26,7 +26,7 @@ page size and politeness). Runs are interleaved (client order rotates) and times
 - politeness, seen by the emulator: requests, peak requests in any 1-s window, most requests in
   flight at once, TCP connections (proxy tunnels) and TLS handshakes.
 
-Losses are attributed: names with ``+``, tab-separated SWC files, non-UTF-8 files, and search
+Losses are attributed: names with ``+``, tab-separated SWC files, latin-1 or BOM+CRLF files, and search
 results missing exactly their last records. Benchmark-local additions in the emulator process
 (the emulator lacks them; see the printed notes): per-request timings, a ``neuron_info.jsp``
 page (neuromorphopy scrapes its file links from it), and ``TCP_NODELAY`` on the proxy relay
@@ -39,6 +39,7 @@ programs and the report live together so that a reader can check what each numbe
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -84,7 +85,10 @@ if nodelay == "1":
     socket.create_connection = lambda *a, **k: _nodelay(_connect(*a, **k))
 
 from neuromorpho_api.testing import Emulator
-from neuromorpho_api.testing._app import Reply
+try:  # private: the emulator's answer type; without it neuron_info.jsp stays a 404
+    from neuromorpho_api.testing._app import Reply
+except ImportError:
+    Reply = None
 
 class BenchEmulator(Emulator):
     # Timings of each request (the emulator logs requests without times) and neuron_info.jsp.
@@ -96,7 +100,7 @@ class BenchEmulator(Emulator):
         start = time.perf_counter()
         try:
             path, _, query = target.partition("?")
-            if path in ("/neuron_info.jsp", "/neuroMorpho/neuron_info.jsp"):
+            if Reply is not None and path in ("/neuron_info.jsp", "/neuroMorpho/neuron_info.jsp"):
                 return self._neuron_info(query)
             return super()._handle(method, target, headers, body, base_url)
         finally:
@@ -191,9 +195,10 @@ def stats():
         "connections": len(emulator.proxy_tunnels),
         "handshakes": len(handshakes),
         "failed_handshakes": sum(h.error is not None for h in handshakes),
-        "peak_per_s": peak_rate,
-        "mean_per_s": round(len(spans) / seconds, 1) if seconds else 0.0,
-        "in_flight": in_flight,
+        # None: the timing hook (Emulator._handle, private) was not called.
+        "peak_per_s": peak_rate if spans or not requests else None,
+        "mean_per_s": round(len(spans) / seconds, 1) if seconds else None,
+        "in_flight": in_flight if spans or not requests else None,
     }
 
 def reset():
@@ -203,7 +208,7 @@ def reset():
 
 environ = dict(emulator.environ(), SSL_CERT_FILE=emulator.ca_bundle)
 reply({"environ": environ, "neurons": len(db.neurons), "openssl": ssl.OPENSSL_VERSION,
-       "python": sys.version.split()[0]})
+       "python": sys.version.split()[0], "neuron_info_page": Reply is not None})
 for line in sys.stdin:
     command = json.loads(line)
     name = command["cmd"]
@@ -453,8 +458,6 @@ def check_download(
                 returned[want["name"]] = neuron["nodes"] == want["nodes"]
     else:
         by_hash = {t["sha256"]: name for name, t in truth.items()}
-        import hashlib
-
         for folder, _, names in os.walk(dest):
             for leaf in names:
                 path = os.path.join(folder, leaf)
@@ -468,7 +471,7 @@ def check_download(
     altered = [name for name, exact in returned.items() if not exact]
 
     def causes(names: list[str]) -> str:
-        kinds = {"name with +": 0, "tab-separated": 0, "not UTF-8": 0, "other": 0}
+        kinds = dict.fromkeys(("name with +", "tab-separated", "latin-1", "BOM+CRLF", "other"), 0)
         for name in names:
             t = truth[name]
             kind = (
@@ -476,8 +479,10 @@ def check_download(
                 if t["plus"]
                 else "tab-separated"
                 if t["tabs"]
-                else "not UTF-8"
+                else "latin-1"
                 if t["encoding"] == "latin-1"
+                else "BOM+CRLF"
+                if t["encoding"] == "utf-8-sig"
                 else "other"
             )
             kinds[kind] += 1
@@ -601,12 +606,20 @@ def _spread(values: list[Any]) -> str:
     return str(distinct[0]) if len(distinct) == 1 else "/".join(str(v) for v in values)
 
 
+def _most(values: list[int | None]) -> str:
+    known = [v for v in values if v is not None]
+    return str(max(known)) if known else "n/a"
+
+
 def report(results: dict[str, Any], machine: dict[str, Any], command: str) -> str:
     lines = [
         "machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()),
         f"command: {command}",
         "emulator: {neurons} neurons in its own process, TLS profile {profile}, {latency} s "
         "added per response, python {python}, {openssl}".format(**results["emulator"]),
+        "added to the emulator by this script: request timings"
+        + (", a neuron_info.jsp page" if results["emulator"]["neuron_info_page"] else "")
+        + ("" if results["emulator"]["as_is"] else ", TCP_NODELAY on the proxy relay"),
         "clients: "
         + ", ".join(
             f"{c} {v or 'not installed'}"
@@ -639,7 +652,8 @@ def report(results: dict[str, Any], machine: dict[str, Any], command: str) -> st
                 f"{_spread([c.get('extra', c.get('altered', 0)) for c in checks]):>9} "
                 f"{max(r.get('maxrss_kb', 0) for r in runs) / 1024:>7.0f} "
                 f"{_spread([s['requests'] for s in seen]):>5} "
-                f"{max(s['peak_per_s'] for s in seen):>7} {max(s['in_flight'] for s in seen):>8} "
+                f"{_most([s['peak_per_s'] for s in seen]):>7} "
+                f"{_most([s['in_flight'] for s in seen]):>8} "
                 f"{_spread([s['connections'] for s in seen]):>6} "
                 f"{_spread([s['handshakes'] for s in seen]):>7}"
             )
@@ -722,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python", "benchmarks/peers.py", *map(shlex.quote, sys.argv[1:])])
     machine = machine_description(args)
     results = measure(args)
-    results["emulator"].update(profile=args.profile, latency=args.latency)
+    results["emulator"].update(profile=args.profile, latency=args.latency, as_is=args.as_is)
     text = report(results, machine, command)
     print(text)
     if args.json:
