@@ -71,11 +71,15 @@ _REASONS = {
 
 @dataclass
 class Reply:
-    """One HTTP answer; the transport adds ``Content-Length``, ``Date`` and ``Connection``."""
+    """One HTTP answer; the transport adds ``Content-Length``, ``Date`` and ``Connection``.
+
+    ``server_time``: seconds the transport waits before answering (the server's work).
+    """
 
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    server_time: float = 0.0
 
 
 @dataclass
@@ -98,6 +102,9 @@ class EmulatorOptions:
         None returns every value in one page unless ``size`` is given.
     :ivar clause_join: how space-separated clauses in one ``q``/``fq`` combine (Solr's
         default is OR; the real setting is unknown).
+    :ivar server_time_per_row: seconds of server work per record in a page of a listing or
+        select (any collection), waited before the answer: the real site takes about 3.5 s
+        per 500-row page, i.e. ``0.007``.
     """
 
     zero_hits: Literal["404", "empty"] = "404"
@@ -108,6 +115,7 @@ class EmulatorOptions:
     down: bool = False
     fields_page_size: int | None = None
     clause_join: Literal["AND", "OR"] = "AND"
+    server_time_per_row: float = 0.0
 
 
 class _HttpError(Exception):
@@ -177,6 +185,9 @@ class NeuroMorphoApp:
     def __init__(self, database: SyntheticDatabase, options: EmulatorOptions | None = None) -> None:
         self.database = database
         self.options = options if options is not None else EmulatorOptions()
+        #: Called as ``before_request(method, target)`` before each request is answered, in
+        #: the server's thread: a test can change the database between two pages with it.
+        self.before_request: Callable[[str, str], None] | None = None
         # JSON of each record without its _links (they depend on link_base), keyed by
         # (collection, id(record)): records are read-only, so this never goes stale.
         self._json: dict[tuple[str, int], str] = {}
@@ -193,6 +204,8 @@ class NeuroMorphoApp:
         base_url: str,
     ) -> Reply:
         """Answer one request; ``target`` is the raw request-target."""
+        if self.before_request is not None:
+            self.before_request(method, target)
         method = method.upper()
         if target.startswith(("http://", "https://")):
             # absolute-form (plain proxies): keep only the path and query
@@ -524,6 +537,7 @@ class NeuroMorphoApp:
         encode = self._encoder(kind)
         recs = coll.records
         items = [encode(recs[p], base) for p in chunk]
+        server_time = len(items) * self.options.server_time_per_row
         parts = []
         if items:
             parts.append(f'"_embedded":{{"{kind[1]}":[{",".join(items)}]}}')
@@ -533,7 +547,8 @@ class NeuroMorphoApp:
             )
             parts.append(f'"_links":{_dumps(links)}')
         parts.append(f'"page":{_dumps(self._page_obj(size, total, page))}')
-        return Reply(200, [("Content-Type", _HAL)], ("{" + ",".join(parts) + "}").encode())
+        text = "{" + ",".join(parts) + "}"
+        return Reply(200, [("Content-Type", _HAL)], text.encode(), server_time=server_time)
 
     def _select(
         self, kind: _Kind, method: str, params: dict[str, list[str]], body: bytes, base: str
