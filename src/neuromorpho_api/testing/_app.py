@@ -102,6 +102,18 @@ class EmulatorOptions:
         None returns every value in one page unless ``size`` is given.
     :ivar clause_join: how space-separated clauses in one ``q``/``fq`` combine (Solr's
         default is OR; the real setting is unknown).
+    :ivar ignore_case: match string values in ``q``/``fq`` and POST bodies case-insensitively
+        (``species:Rat`` finds ``rat``); the real rule is unknown (reference §9).
+    :ivar fields_order: order of ``/fields/{f}`` values: ``"count"`` most frequent first,
+        ties in code-point order (Solr facet order), or ``"value"`` code-point order.
+    :ivar partition_order: order of ``/partition/{f}`` keys: ``"value"`` code-point order
+        (a Java ``TreeMap``), or ``"count"`` most frequent first, ties in code-point order.
+    :ivar bulk_select_omits: neuron ids that ``/api/morphometry/select`` and
+        ``/api/pvec/select`` leave out although ``/id/{id}`` serves them.
+    :ivar bulk_select_status: when set, those two selects answer this status (Spring error
+        JSON) instead of a page.
+    :ivar bulk_select_zero_hits: those selects with no hits (or a page past the last):
+        ``"empty"`` a 200 page without ``_embedded``, ``"404"`` a Spring 404.
     :ivar server_time_per_row: seconds of server work per record in a page of a listing or
         select (any collection), waited before the answer: the real site takes about 3.5 s
         per 500-row page, i.e. ``0.007``.
@@ -115,6 +127,12 @@ class EmulatorOptions:
     down: bool = False
     fields_page_size: int | None = None
     clause_join: Literal["AND", "OR"] = "AND"
+    ignore_case: bool = False
+    fields_order: Literal["count", "value"] = "count"
+    partition_order: Literal["value", "count"] = "value"
+    bulk_select_omits: frozenset[int] = frozenset()
+    bulk_select_status: int | None = None
+    bulk_select_zero_hits: Literal["empty", "404"] = "empty"
     server_time_per_row: float = 0.0
 
 
@@ -489,8 +507,18 @@ class NeuroMorphoApp:
         coll = self._collection(kind)
         if kind is _NEURON and name in ("physical_integrity",):
             name = "Physical_Integrity"  # one official service spells it this way
-        counts = coll.partition(name) if partition else None
-        values: list[str] = list(counts) if counts is not None else coll.field_values(name)
+        counts: dict[str, int] | None = None
+        if partition:
+            by_value = coll.partition(name)
+            counts = by_value
+            if self.options.partition_order == "count":
+                order = sorted(by_value, key=lambda k: (-by_value[k], k))
+                counts = {k: by_value[k] for k in order}
+            values: list[str] = list(counts)
+        else:
+            values = coll.field_values(name)
+            if self.options.fields_order == "value":
+                values = sorted(values)
         total = len(values)
         given = any(v.strip() for v in params.get("size", ()))
         default = self.options.fields_page_size
@@ -534,6 +562,9 @@ class NeuroMorphoApp:
         is_neuron_select = kind is _NEURON and select is not None
         if is_neuron_select and not chunk and self.options.zero_hits == "404":
             raise _HttpError(404, kind[2])
+        is_bulk_select = kind in (_MORPH, _PVEC) and select is not None
+        if is_bulk_select and not chunk and self.options.bulk_select_zero_hits == "404":
+            raise _HttpError(404, kind[2])
         encode = self._encoder(kind)
         recs = coll.records
         items = [encode(recs[p], base) for p in chunk]
@@ -565,15 +596,29 @@ class NeuroMorphoApp:
                 raise _HttpError(400, f"JSON parse error: {exc}") from None
             if not isinstance(data, dict):
                 raise _HttpError(400, "JSON parse error: the body must be an object")
-            positions = coll.select_post(data, sort=specs)
+            positions = coll.select_post(data, sort=specs, ignore_case=self.options.ignore_case)
             extra: list[tuple[str, str]] = []
         else:
             qs = [v for v in params.get("q", ()) if v.strip()]
             q = qs[0] if qs else None
             fq = [v for v in params.get("fq", ()) if v.strip()]
-            positions = coll.search(q, fq, join=self.options.clause_join, sort=specs)
+            positions = coll.search(
+                q,
+                fq,
+                join=self.options.clause_join,
+                sort=specs,
+                ignore_case=self.options.ignore_case,
+            )
             extra = [("q", q)] if q is not None else []
             extra += [("fq", v) for v in fq]
+        if kind in (_MORPH, _PVEC):
+            if self.options.bulk_select_status is not None:
+                status = self.options.bulk_select_status
+                raise _HttpError(status, _REASONS.get(status, "Error"))
+            omits = self.options.bulk_select_omits
+            if omits:
+                recs = coll.records
+                positions = [p for p in positions if recs[p]["neuron_id"] not in omits]
         return self._listing(kind, params, base, select=(positions, extra))
 
     # ------------------------------------------------------------------ site and files

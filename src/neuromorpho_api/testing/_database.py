@@ -206,10 +206,13 @@ class SyntheticDatabase:
         *,
         sort: str | None = None,
         clause_join: ClauseJoin = "AND",
+        ignore_case: bool = False,
     ) -> list[dict[str, Any]]:
         """Records matching a GET select, in the order the app serves them."""
         specs = parse_sort([sort] if sort else [])
-        positions = self.neuron_index.search(q, fq, join=clause_join, sort=specs)
+        positions = self.neuron_index.search(
+            q, fq, join=clause_join, sort=specs, ignore_case=ignore_case
+        )
         return [self._by_text[p] for p in positions]
 
     def select_post(self, body: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
