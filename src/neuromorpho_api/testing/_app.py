@@ -60,6 +60,7 @@ _HAL = "application/hal+json"
 _HTML = "text/html; charset=iso-8859-1"
 _MAX_SIZE = 500
 _DEFAULT_SIZE = 50
+_JSON_CACHE = 50_000
 _REASONS = {
     400: "Bad Request",
     404: "Not Found",
@@ -207,8 +208,9 @@ class NeuroMorphoApp:
         #: the server's thread: a test can change the database between two pages with it.
         self.before_request: Callable[[str, str], None] | None = None
         # JSON of each record without its _links (they depend on link_base), keyed by
-        # (collection, id(record)): records are read-only, so this never goes stale.
-        self._json: dict[tuple[str, int], str] = {}
+        # (collection, id(record)) and kept with the record: records are read-only (a change
+        # makes a new one), and the identity check stops a recycled id() from matching.
+        self._json: dict[tuple[str, int], tuple[Mapping[str, Any], str]] = {}
 
     # ------------------------------------------------------------------ entry point
 
@@ -351,12 +353,21 @@ class NeuroMorphoApp:
         return links
 
     # -- record encoding
+    def _cached(self, kind: str, rec: Mapping[str, Any], make: Callable[[], str]) -> str:
+        key = (kind, id(rec))
+        hit = self._json.get(key)
+        if hit is not None and hit[0] is rec:
+            return hit[1]
+        text = make()
+        if len(self._json) >= _JSON_CACHE:
+            del self._json[next(iter(self._json))]  # the oldest: bounded for large databases
+        self._json[key] = (rec, text)
+        return text
+
     def _neuron_json(self, rec: Mapping[str, Any], base: str) -> str:
-        key = ("neuron", id(rec))
-        head = self._json.get(key)
-        if head is None:
-            head = _dumps({k: v for k, v in rec.items() if k != "_links"})[:-1]
-            self._json[key] = head
+        head = self._cached(
+            "neuron", rec, lambda: _dumps({k: v for k, v in rec.items() if k != "_links"})[:-1]
+        )
         nid = rec["neuron_id"]
         b = _dumps(base)[1:-1]
         return (
@@ -366,21 +377,15 @@ class NeuroMorphoApp:
         )
 
     def _article_json(self, rec: Mapping[str, Any], base: str) -> str:
-        key = ("literature", id(rec))
-        head = self._json.get(key)
-        if head is None:
-            head = _dumps({k: v for k, v in rec.items() if k != "_links"})[:-1]
-            self._json[key] = head
+        head = self._cached(
+            "literature", rec, lambda: _dumps({k: v for k, v in rec.items() if k != "_links"})[:-1]
+        )
         b = _dumps(base)[1:-1]
         aid = rec["article_id"]
         return f'{head},"_links":{{"self":{{"href":"{b}/api/literature/id/{aid}"}}}}}}'
 
     def _plain_json(self, kind: str, rec: Mapping[str, Any], base: str) -> str:
-        key = (kind, id(rec))
-        text = self._json.get(key)
-        if text is None:
-            text = self._json[key] = _dumps(rec)
-        return text
+        return self._cached(kind, rec, lambda: _dumps(rec))
 
     def _encoder(self, kind: _Kind) -> Callable[[Mapping[str, Any], str], str]:
         if kind is _NEURON:

@@ -10,7 +10,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Callable
 
 from ._queryparser import (
     And,
@@ -68,12 +68,20 @@ class Collection:
 
     ``fields`` maps every queryable name (record keys plus aliases such as
     ``brain_region_1`` or ``Neuron_id``) to a getter. Positions are indexes into
-    ``records``; results come back in that (default) order unless sorted.
+    ``records``; results come back in that (default) order unless sorted. ``columns`` may
+    give a field's values in position order without reading the records (a large
+    database makes its records on demand: an index on such a field makes none).
     """
 
-    def __init__(self, records: Sequence[Mapping[str, Any]], fields: Mapping[str, Getter]) -> None:
+    def __init__(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        fields: Mapping[str, Getter],
+        columns: Mapping[str, Callable[[], Sequence[Any]]] | None = None,
+    ) -> None:
         self.records = records
         self.fields = dict(fields)
+        self.columns = dict(columns or {})
         self._index: dict[str, dict[str, list[int]]] = {}
         self._numeric: dict[str, bool] = {}
         self._cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
@@ -94,9 +102,18 @@ class Collection:
         get = self.check_field(name)
         idx = {}
         numeric = False
-        for pos, rec in enumerate(self.records):
-            value = get(rec)
+        column = self.columns.get(name)
+        values = column() if column is not None else map(get, self.records)
+        for pos, value in enumerate(values):
             if value is None:
+                continue
+            if type(value) is str or type(value) is int:  # the common case, kept fast
+                t = value if type(value) is str else str(value)
+                lst = idx.get(t)
+                if lst is None:
+                    idx[t] = [pos]
+                else:
+                    lst.append(pos)
                 continue
             items = value if isinstance(value, list) else (value,)
             seen: set[str] = set()
