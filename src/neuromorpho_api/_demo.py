@@ -1,9 +1,18 @@
-"""``neuromorpho demo``: the whole package at work against the built-in emulator, offline."""
+"""``neuromorpho demo`` and ``neuromorpho emulator``: the package and the CLI offline.
+
+The only library module that uses the emulator (``neuromorpho_api.testing``), always lazily.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import requests
+
+    from neuromorpho_api.testing import Emulator
 
 __all__ = ["run_demo"]
 
@@ -16,6 +25,26 @@ def _say(quiet: bool, text: str = "") -> None:
         print(text)
 
 
+def _demo_emulator(n_neurons: int) -> Emulator:
+    from neuromorpho_api.testing import Emulator, Identity
+
+    try:
+        import trustme  # noqa: F401
+    except ImportError:
+        # A plain install: the shipped key, which anyone has. Safe here because only the
+        # demo's own sessions trust it, and only for what the emulator routes.
+        return Emulator(n_neurons, identity=Identity.shipped())
+    return Emulator(n_neurons)
+
+
+def _isolated(session: requests.Session, ca_file: str) -> requests.Session:
+    # Neither the user's proxies nor REQUESTS_CA_BUNDLE apply: the demo talks to its emulator
+    # directly, trusting its CA and nothing else.
+    session.trust_env = False
+    session.verify = ca_file
+    return session
+
+
 def run_demo(out: str, *, quiet: bool = False, n_neurons: int = 600) -> int:
     """Start the emulator, search and download a few SWC files into *out*; return 0."""
     import requests
@@ -23,35 +52,38 @@ def run_demo(out: str, *, quiet: bool = False, n_neurons: int = 600) -> int:
     from neuromorpho_api._client import NeuroMorpho
     from neuromorpho_api._explain import is_dh_key_too_small
     from neuromorpho_api._records import write_records
-    from neuromorpho_api._session import requestor
-    from neuromorpho_api.testing import Emulator
+    from neuromorpho_api._session import NeuroMorphoSession
 
     def say(text: str = "") -> None:
         _say(quiet, text)
 
     say("Starting the NeuroMorpho.Org emulator on 127.0.0.1 (real TLS, no network needed)...")
-    with Emulator(n_neurons) as emulator:
+    with _demo_emulator(n_neurons) as emulator, NeuroMorphoSession() as session:
+        _isolated(session, emulator.ca_file)
         say(
             f"  {len(emulator.database.neurons)} synthetic neurons, TLS shape of the real site: "
             "TLS 1.2, DHE-RSA, 1024-bit group"
         )
         say()
         say("1. The problem: plain requests refuses the server's 1024-bit DH group")
-        try:
-            requests.Session().get("https://neuromorpho.org/api/health", timeout=10)
-            say("   plain requests: connected (this OpenSSL accepts the group)")
-        except requests.exceptions.SSLError as error:
-            reason = "DH_KEY_TOO_SMALL" if is_dh_key_too_small(error) else str(error)[:120]
-            say(f"   plain requests:  SSLError {reason}")
-        health = requestor.get("https://neuromorpho.org/api/health").json()
-        handshake = emulator.handshakes[-1]
-        say(
-            f"   neuromorpho_api: {health} over {handshake.protocol} {handshake.cipher}, "
-            f"{handshake.dh_bits}-bit DH, certificate and host name verified"
-        )
+        with _isolated(requests.Session(), emulator.ca_file) as plain:
+            try:
+                plain.get("https://neuromorpho.org/api/health", timeout=10)
+                say("   plain requests: connected (this OpenSSL accepts the group)")
+            except requests.exceptions.SSLError as error:
+                reason = "DH_KEY_TOO_SMALL" if is_dh_key_too_small(error) else str(error)[:120]
+                say(f"   plain requests:  SSLError {reason}")
+        health = session.get("https://neuromorpho.org/api/health").json()
+        handshakes = [handshake for handshake in emulator.handshakes if handshake.ok]
+        if handshakes:
+            handshake = handshakes[-1]
+            say(
+                f"   neuromorpho_api: {health} over {handshake.protocol} {handshake.cipher}, "
+                f"{handshake.dh_bits}-bit DH, certificate and host name verified"
+            )
         say()
 
-        client = NeuroMorpho()
+        client = NeuroMorpho(session=session)
         criteria = ", ".join(f"{k}={v}" for k, v in DEMO_CRITERIA.items())
         say(f"2. Search: {criteria}")
         total = client.count(DEMO_CRITERIA)

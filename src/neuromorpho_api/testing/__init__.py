@@ -10,7 +10,7 @@ HTTPS on 127.0.0.1, with the real server's TLS shape (TLS 1.2, DHE-RSA, a 1024-b
         records = NeuroMorpho().search(species="rat")
 
 Inside the ``with`` block, ``neuromorpho.org`` and ``www.neuromorpho.org`` resolve to the
-emulator, every other non-loopback name fails to resolve, and
+emulator and bypass any proxy, every other non-loopback name fails to resolve, and
 ``REQUESTS_CA_BUNDLE`` names a bundle that trusts the emulator's CA. Child processes get the
 same through a loopback proxy: pass them :meth:`Emulator.environ`. In pytest, use the
 ``neuromorpho_emulator`` fixture (registered by installing the package).
@@ -59,6 +59,8 @@ __all__ = [
 ]
 
 _TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+# requests and urllib read the lower-case one first, curl and others the upper-case one.
+_BYPASS_VARIABLES = ("no_proxy", "NO_PROXY")
 _INSTALL_HINT = "pip install 'neuromorpho-api[emulator]'"
 DEFAULT_HOSTS = frozenset({"neuromorpho.org", "www.neuromorpho.org"})
 
@@ -80,6 +82,7 @@ class Emulator:
         isolate: while active, make every other non-loopback name fail to resolve.
         latency: seconds added to every response (to imitate a real network).
         https_proxy: serve the proxy over TLS (an HTTPS proxy) instead of plain HTTP.
+        proxy_port: port of the loopback proxy (default: any free one).
 
     Raises:
         ImportError: no *identity* is given and trustme is not installed.
@@ -102,6 +105,7 @@ class Emulator:
         isolate: bool = True,
         latency: float = 0.0,
         https_proxy: bool = False,
+        proxy_port: int = 0,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown TLS profile {profile!r}; choose from {PROFILES}")
@@ -129,6 +133,7 @@ class Emulator:
                 latency=latency,
                 https_proxy=https_proxy,
                 hosts=self.hosts,
+                proxy_port=proxy_port,
             )
         finally:
             if key_file is not None:
@@ -249,15 +254,22 @@ class Emulator:
                 self._pki_dir = None
 
     def activate(self) -> None:
-        """Route NeuroMorpho.Org to the emulator in this process.
+        """Route NeuroMorpho.Org to the emulator, past any proxy, in this process.
 
         Also trusts the emulator's CA through ``REQUESTS_CA_BUNDLE``, unless its key is the
         shipped, public one: then only requests that name :attr:`ca_file` trust it.
         """
         self.start()
         table = RouteTable(self.hosts, self.http_port, self.port, self.isolate)
-        saved = {name: os.environ.get(name) for name in _TRUST_VARIABLES}
+        saved = {name: os.environ.get(name) for name in (*_TRUST_VARIABLES, *_BYPASS_VARIABLES)}
         activate(table)
+        # A proxy would resolve these names itself, away from the emulator: bypass every one,
+        # whatever HTTPS_PROXY, ALL_PROXY or the system settings say.
+        listed = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+        bypass = [item for item in listed.split(",") if item.strip()]
+        bypass += sorted(self.hosts) + sorted(f"{host}." for host in self.hosts)
+        for name in _BYPASS_VARIABLES:
+            os.environ[name] = ",".join(bypass)
         if not self._public_key:
             os.environ["REQUESTS_CA_BUNDLE"] = self.ca_bundle
             os.environ.pop("CURL_CA_BUNDLE", None)

@@ -250,6 +250,7 @@ class ServerSet:
         latency: float,
         https_proxy: bool,
         hosts: frozenset[str],
+        proxy_port: int = 0,
     ) -> None:
         self._handle = handle
         self.hosts = hosts
@@ -265,7 +266,7 @@ class ServerSet:
         if https_proxy:
             proxy_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             proxy_context.load_cert_chain(identity.cert_chain, identity.private_key)
-        self._proxy = ProxyServer(self, proxy_context)
+        self._proxy = ProxyServer(self, proxy_context, proxy_port)
         self._threads: list[threading.Thread] = []
 
     @property
