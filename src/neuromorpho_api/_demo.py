@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     import requests
 
     from neuromorpho_api.testing import Emulator
+    from neuromorpho_api.testing._tlsserver import Profile
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "run_emulator"]
 
 DEMO_CRITERIA = {"species": "rat", "brain_region": "neocortex"}
 DEMO_FILES = 8
@@ -120,3 +121,66 @@ def run_demo(out: str, *, quiet: bool = False, n_neurons: int = 600) -> int:
     say("  neuromorpho download species=rat brain_region=neocortex --out swc/")
     say("  neuromorpho doctor      # does this machine need the TLS workaround?")
     return 0 if report.downloaded or report.skipped else 1
+
+
+def run_emulator(
+    *,
+    n_neurons: int = 3000,
+    seed: int = 0,
+    profile: Profile = "legacy",
+    latency: float = 0.0,
+    port: int = 0,
+    quiet: bool = False,
+) -> int:
+    """Serve the emulator in the foreground until Ctrl-C or SIGTERM; return 0.
+
+    Prints to standard output the ``export`` lines that point a shell at it (its proxy and a
+    CA bundle trusting this run's CA); everything else goes to standard error.
+
+    Raises:
+        ImportError: trustme is not installed (the emulator needs a CA of its own to export).
+        OSError: *port* cannot be bound.
+    """
+    import shlex
+    import signal
+    import threading
+
+    from neuromorpho_api.testing import Emulator
+
+    try:
+        emulator = Emulator(n_neurons, seed=seed, profile=profile, latency=latency, proxy_port=port)
+    except OSError as error:
+        raise OSError(f"cannot listen on 127.0.0.1:{port}: {error.strerror or error}") from None
+    stopped = threading.Event()
+    try:
+        emulator.start()
+        for name, value in emulator.environ().items():
+            print(f"export {name}={shlex.quote(value)}")
+        sys.stdout.flush()
+        if not quiet:
+            print(
+                f"NeuroMorpho.Org emulator: {len(emulator.database.neurons)} neurons (seed "
+                f"{seed}), {profile} TLS, through the proxy {emulator.proxy_url}.\n"
+                "Run the export lines above in another shell; its clients then reach the "
+                "emulator at https://neuromorpho.org. Ctrl-C stops it and deletes its CA.",
+                file=sys.stderr,
+                flush=True,
+            )
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = (
+            signal.signal(signal.SIGTERM, lambda *_: stopped.set()) if in_main_thread else None
+        )
+        try:
+            # A timeout keeps the wait interruptible by Ctrl-C on every platform.
+            while not stopped.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGTERM, previous)
+    finally:
+        emulator.stop()
+    if not quiet:
+        print("emulator stopped", file=sys.stderr)
+    return 0
