@@ -409,11 +409,14 @@ class FileFetcher:
                         f"({received} of {expected} bytes)",
                         retry=True,
                     )
+                if not framed:
+                    # Before the content check, which would call a cut last line invalid.
+                    self._check_end(job, tail)
                 try:
                     check.finish()
                 except ContentError as error:
                     raise _invalid(error) from error
-                confirmed = framed or self._second_opinion(job, received, tail, previous, digest)
+                confirmed = framed or self._second_opinion(job, received, previous, digest)
                 _sync(out)
             self._commit(job, temp, size, digest.hexdigest(), confirmed)
             return size, confirmed
@@ -423,13 +426,9 @@ class FileFetcher:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(temp)
 
-    def _second_opinion(
-        self, job: Job, received: int, tail: bytes, previous: Any, digest: Any
-    ) -> bool:
-        """For a body of unstated length: check its end, then ask ``HEAD``; confirmed or not.
-
-        Raises :class:`_Attempt` when the end or the ``HEAD`` length shows it was cut short.
-        """
+    @staticmethod
+    def _check_end(job: Job, tail: bytes) -> None:
+        """A body of unstated length must end as its kind ends, or it was cut."""
         if job.kind == "png" and not tail.endswith(_PNG_END):
             raise _Attempt("connection closed before the end of the image", retry=True)
         if job.kind in ("swc", "standardization_log", "remaining_issues") and not tail.endswith(
@@ -438,6 +437,12 @@ class FileFetcher:
             raise _Attempt(
                 "connection closed before the end of the file (its last line is cut)", retry=True
             )
+
+    def _second_opinion(self, job: Job, received: int, previous: Any, digest: Any) -> bool:
+        """For a body of unstated length, ask ``HEAD``; whether the length is confirmed.
+
+        Raises :class:`_Attempt` when the ``HEAD`` length shows it was cut short.
+        """
         try:
             with self.session.head(job.url, timeout=self.timeout, allow_redirects=True) as head:
                 length = head.headers.get("Content-Length", "") if head.status_code == 200 else ""

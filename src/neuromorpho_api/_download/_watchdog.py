@@ -21,10 +21,18 @@ POLL_SECONDS = 0.1
 
 
 def response_socket(response: Any) -> socket.socket | None:
-    """The socket under a streamed ``requests`` response, if urllib3 exposes it."""
+    """The socket under a streamed ``requests`` response, if it can be found.
+
+    The connection's ``sock`` while the connection is kept alive; after ``Connection: close``
+    http.client drops that reference, and only the response's file (a ``SocketIO``) holds it.
+    """
     raw = getattr(response, "raw", None)
     connection = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
     sock = getattr(connection, "sock", None)
+    if isinstance(sock, socket.socket):
+        return sock
+    buffered = getattr(getattr(raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(buffered, "raw", None), "_sock", None)
     return sock if isinstance(sock, socket.socket) else None
 
 
