@@ -73,23 +73,6 @@ def test_a_symlinked_manifest_is_replaced_not_followed(emu: Emulator, tmp_path: 
     assert download(records, dest, progress=False).skipped  # the new manifest works
 
 
-def test_a_symlink_planted_later_is_not_appended_through(emu: Emulator, tmp_path: Path) -> None:
-    outside = tmp_path / "outside.txt"
-    outside.write_text("precious\n")
-    dest = tmp_path / "dest"
-    records = good(emu, 4)
-
-    def plant(result: FileResult) -> None:
-        # After the run has read the manifest, before it first appends: a symlink appears.
-        if not (dest / MANIFEST_NAME).exists() and not (dest / MANIFEST_NAME).is_symlink():
-            (dest / MANIFEST_NAME).symlink_to(outside)
-
-    report = download(records, dest, progress=False, workers=1, on_progress=plant)
-    assert outside.read_text() == "precious\n"
-    # The files are in place; without a manifest to vouch for them, a rerun fetches them again.
-    assert report.failed == [] or all("internal error" in f.reason for f in report.failed)
-
-
 def test_metadata_files_are_replaced_not_written_through(emu: Emulator, tmp_path: Path) -> None:
     outside = tmp_path / "outside.csv"
     outside.write_text("precious\n")

@@ -356,6 +356,17 @@ class _Downloader:
             block = False
 
     def _finish(self, result: FileResult, bar: Any, writer: MetadataWriter | None) -> None:
+        self._record(result, writer)
+        report = self.report
+        postfix = format_size(report.bytes)
+        if report.failed:
+            postfix += f", {len(report.failed)} failed"
+        bar.set_postfix_str(postfix, refresh=False)
+        bar.update(1)
+        if self.on_progress is not None:
+            self.on_progress(result)
+
+    def _record(self, result: FileResult, writer: MetadataWriter | None) -> None:
         report = self.report
         if result.status == "downloaded":
             report.downloaded.append(result.name)
@@ -379,13 +390,6 @@ class _Downloader:
         if writer is not None and result.status != "failed" and result.reason != "duplicate record":
             kind = None if self.kinds == ("swc",) else result.kind
             writer.add(os.path.basename(result.path), result.record, kind=kind)
-        postfix = format_size(report.bytes)
-        if report.failed:
-            postfix += f", {len(report.failed)} failed"
-        bar.set_postfix_str(postfix, refresh=False)
-        bar.update(1)
-        if self.on_progress is not None:
-            self.on_progress(result)
 
     def _abort(self, writer: MetadataWriter | None, *, keep_metadata: bool = False) -> None:
         """Stop the workers and delete every temporary file; keep the manifest.
@@ -406,6 +410,12 @@ class _Downloader:
             deadline = time.monotonic() + 1.0
             for thread in self.threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
+            # Files completed but not yet seen by this thread: on disk, so in the report.
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    result = self.results.get_nowait()
+                    if isinstance(result, FileResult) and result.status != "failed":
+                        self._record(result, writer)
         finally:
             if writer is not None:
                 if keep_metadata and self.report.kept:
@@ -442,8 +452,7 @@ class _Downloader:
                     job.record,
                     job.kind,
                 )
-            if self.stop.is_set():
-                return
+            # Even when stopping: a file renamed into place must reach the report.
             self.results.put(result)
 
 
