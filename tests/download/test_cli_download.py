@@ -72,8 +72,10 @@ def test_more_workers_warn_in_one_line(site: Emulator, tmp_path: Path) -> None:
 
 def test_kinds_from_the_command_line(site: Emulator, tmp_path: Path) -> None:
     result = run(
-        ["download", "species=rat", "--limit", "2", "--kind", "png", "--kind", "swc", "-q"]
-        + ["-o", str(tmp_path)],  # noqa: RUF005 (two lines of one command)
+        [
+            *("download", "species=rat", "--limit", "2", "--kind", "png", "--kind", "swc"),
+            *("-q", "-o", str(tmp_path)),
+        ],
         site,
     )
     names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
@@ -92,8 +94,10 @@ def test_ctrl_c_says_what_was_kept(site: Emulator, tmp_path: Path) -> None:
     site.latency = 0.1
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "neuromorpho_api", "download", "species=rat", "-q"]
-            + ["--workers", "1", "-o", str(tmp_path), "--metadata", "jsonl"],  # noqa: RUF005
+            [
+                *(sys.executable, "-m", "neuromorpho_api", "download", "species=rat", "-q"),
+                *("--workers", "1", "-o", str(tmp_path), "--metadata", "jsonl"),
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
