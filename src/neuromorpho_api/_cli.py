@@ -270,10 +270,13 @@ def cmd_download(args: argparse.Namespace) -> int:
     criteria = parse_criteria(args.criteria)
     if not criteria and not args.all:
         raise UsageError(
-            "give at least one criterion, e.g. species=rat, or --all for every neuron (18 GB)"
+            "give at least one criterion, e.g. species=rat, or --all for every neuron (18 GB) "
+            "(see neuromorpho download --help)"
         )
     if not args.out.strip():
-        raise UsageError("--out is empty: give the destination directory")
+        raise UsageError(
+            "--out is empty: give the destination directory (see neuromorpho download --help)"
+        )
     client = _client(args)
     # Warnings (e.g. --workers above the politeness bound) as one line each, not two.
     with warnings.catch_warnings(record=True) as caught:
