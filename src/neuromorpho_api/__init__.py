@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from neuromorpho_api._adapter import NeuroMorphoAdapter
 from neuromorpho_api._client import NeuroMorpho
-from neuromorpho_api._download import DownloadFailure, DownloadReport, FileResult
+from neuromorpho_api._download import (
+    DiskFullError,
+    DownloadFailure,
+    DownloadInterrupted,
+    DownloadReport,
+    FileResult,
+)
 from neuromorpho_api._errors import (
     APIError,
     ArticleNotFound,
@@ -30,8 +36,10 @@ __all__ = [
     "NEUROMORPHO_HOSTS",
     "APIError",
     "ArticleNotFound",
+    "DiskFullError",
     "DownloadError",
     "DownloadFailure",
+    "DownloadInterrupted",
     "DownloadReport",
     "FileResult",
     "NeuroMorpho",
@@ -52,6 +60,8 @@ for _name in (
     "NeuronFiles",
     "DownloadReport",
     "DownloadFailure",
+    "DownloadInterrupted",
+    "DiskFullError",
     "FileResult",
     "NeuroMorphoAdapter",
     "NeuroMorphoSession",

@@ -582,30 +582,69 @@ class NeuroMorpho:
         metadata: Literal["jsonl", "csv"] | None = None,
         progress: bool | None = None,
         on_progress: Callable[[FileResult], object] | None = None,
+        kinds: Sequence[str] = ("swc",),
+        max_size: int | None = 256 * 1024 * 1024,  # _download.DEFAULT_MAX_SIZE (a test checks)
+        time_limit: float | None = 1800.0,  # _download.DEFAULT_TIME_LIMIT
+        all: bool = False,  # shadows the builtin, unused here; reads as meant: all=True
     ) -> DownloadReport:
-        """Download the standardized SWC files of many neurons into *dest*.
+        """Download the standardized SWC files (or other *kinds*) of many neurons into *dest*.
 
-        *records_or_criteria* is either search criteria (a mapping such as
-        ``{"species": "rat"}``, searched lazily as :meth:`search` does) or an iterable of
-        records, e.g. from :meth:`search` (one record: ``[record]``). Files are streamed
-        over *workers* kept-alive connections, checked (size, SWC content) and only then renamed
-        into place; a manifest in *dest* lets a rerun skip what is complete. Failures are
-        retried *attempts* times and then listed in the returned
-        :class:`~neuromorpho_api.DownloadReport`, never dropped. *rate_limit* caps files per
-        second (off by default: the worker count is the politeness bound). *metadata* also
-        writes the records as ``neuromorpho-metadata.jsonl`` or ``.csv``. Ctrl-C stops within
-        seconds, removes partial files and keeps the manifest.
+        Files are streamed over *workers* kept-alive connections, checked (size, content) and
+        only then renamed into place; a manifest in *dest* lets a rerun skip what is complete.
+        See :func:`neuromorpho_api._download.download` for the guarantees.
+
+        Args:
+            records_or_criteria: search criteria (a mapping such as ``{"species": "rat"}``,
+                searched lazily as :meth:`search` does) or an iterable of records, e.g. from
+                :meth:`search` (one record: ``[record]``). Empty criteria (the whole site,
+                about 18 GB) need ``all=True``.
+            dest: the directory, checked (creatable, writable) before the first request;
+                nothing is created when no neuron matches.
+            limit: at most this many neurons.
+            workers: parallel downloads; above 4, the site's politeness bound, a
+                :class:`UserWarning` is issued.
+            rate_limit: at most this many files per second (default: no cap).
+            attempts: tries per file; failures are then listed in the report, never dropped.
+            verify_existing: on a rerun, check complete files by sha256 (else by size).
+            metadata: also write the records as ``neuromorpho-metadata.jsonl`` or ``.csv``.
+            progress: progress bar; ``None``: only when a person watches.
+            on_progress: called with a :class:`~neuromorpho_api.FileResult` per file.
+            kinds: which files: ``"swc"``, ``"original"``, ``"standardization_log"``,
+                ``"remaining_issues"``, ``"png"``.
+            max_size: bytes per file after decompression (default 256 MiB); ``None``: no cap.
+            time_limit: seconds per file (default 1800); ``None``: no limit.
+            all: with empty criteria, really download every neuron.
+
+        Returns:
+            The :class:`~neuromorpho_api.DownloadReport`; empty when no neuron matches.
+
+        Raises:
+            ValueError: empty criteria without ``all=True``, or an argument out of range.
+            DownloadInterrupted: Ctrl-C; ``.report`` holds what was kept (a rerun resumes).
+            DiskFullError: the destination filled up; ``.report`` holds what was kept.
         """
-        from neuromorpho_api._download import download
+        from neuromorpho_api._download import DownloadReport, check_dest, check_kinds, download
 
         limit = self._check_limit(limit)
+        kinds = check_kinds(kinds)
         total: int | None = None
         records: Iterable[Mapping[str, Any]]
         if isinstance(records_or_criteria, Mapping):
+            if not records_or_criteria and not all:
+                raise ValueError(
+                    "no criteria: that is every neuron on the site (about 18 GB of SWC files); "
+                    "pass all=True to mean it"
+                )
+            # Before the first request: a destination that cannot be written is found now.
+            directory = os.path.abspath(os.fspath(dest))
+            for created in reversed(check_dest(directory)):
+                os.rmdir(created)
             # Always criteria: {"archive": ..., "neuron_name": ...} is a search too. One record
             # is downloaded as [record].
             total = self.count(records_or_criteria)
             total = total if limit is None else min(total, limit)
+            if total == 0:
+                return DownloadReport(directory)
             records = self.search(records_or_criteria, limit=limit)
         else:
             records = records_or_criteria
@@ -627,6 +666,9 @@ class NeuroMorpho:
             timeout=None if isinstance(self._timeout, _Default) else self._timeout,
             on_progress=on_progress,
             total=total,
+            kinds=kinds,
+            max_size=max_size,
+            time_limit=time_limit,
         )
 
     # -- pandas ----------------------------------------------------------------------------
