@@ -70,8 +70,8 @@ examples:
   neuromorpho download archive=Smith --kind swc --kind png --out smith/
   neuromorpho download "neuron_name=cnic_*" --kind original --metadata csv -o cnic/
 
-exit status: 0 every file complete, 1 some failed or no neuron matched (says "no neurons
-match", creates nothing), 2 usage error, 130 interrupted (completed files are kept; rerun
+exit status: 0 every file complete, or no neuron matched (says "no neurons match" and creates
+nothing), 1 some failed, 2 usage error, 130 interrupted (completed files are kept; rerun
 the same command to resume)
 """
 
@@ -307,8 +307,7 @@ def cmd_download(args: argparse.Namespace) -> int:
             for warning in caught:
                 print(f"neuromorpho: warning: {warning.message}", file=sys.stderr)
     if not report.kept and not report.failed:
-        # Documented in `neuromorpho download --help`: nothing matched is exit status 1.
-        return _fail("no neurons match", EXIT_FAILED)
+        return _no_match(args)
     _info(args, str(report))
     for warning_text in report.warnings:
         print(f"neuromorpho: warning: {warning_text}", file=sys.stderr)
