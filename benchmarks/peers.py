@@ -240,7 +240,7 @@ class EmulatorProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env=_clean_environ(),
+            env=clean_environ(),
         )
         self.hello = self._read()
 
@@ -268,7 +268,7 @@ class EmulatorProcess:
                 self.process.kill()
 
 
-def _clean_environ() -> dict[str, str]:
+def clean_environ() -> dict[str, str]:
     """This environment without proxy and CA variables: only the emulator's get through."""
     drop = {
         "REQUESTS_CA_BUNDLE",
@@ -406,7 +406,7 @@ def run_client(
                 [python, "-c", code, result_file, task_file],
                 capture_output=True,
                 text=True,
-                env={**_clean_environ(), **emulator.hello["environ"]},
+                env={**clean_environ(), **emulator.hello["environ"]},
                 cwd=scratch,
                 timeout=TASK_TIMEOUT,
                 check=False,
@@ -590,7 +590,7 @@ def measure_imports(args: argparse.Namespace, present: list[str], runs: int) -> 
         for name, (python, statement) in subjects.items():
             for code, sink in ((statement, samples[name]), ("pass", empty.setdefault(python, []))):
                 started = time.perf_counter()
-                subprocess.run([python, "-c", code], check=True, env=_clean_environ())
+                subprocess.run([python, "-c", code], check=True, env=clean_environ())
                 sink.append((time.perf_counter() - started) * 1000)
     return {
         name: {
