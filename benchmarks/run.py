@@ -1,6 +1,6 @@
 """Benchmarks of neuromorpho-api against the offline emulator (real TLS, loopback), with targets.
 
-    python benchmarks/run.py                # full run: figures and targets (about 5 minutes)
+    python benchmarks/run.py                # full run: figures and targets (about 4 minutes)
     python benchmarks/run.py --smoke        # tiny sizes: checks that every benchmark runs
     python benchmarks/run.py --json out.json
 
