@@ -39,7 +39,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx_copybutton",
     "command_output",  # _ext/: shell commands run by the build
-    "alt_text",  # _ext/: every image needs alt text
+    "page_checks",  # _ext/: alt text for every image, no path of this machine in outputs
 ]
 
 # The project's links, from the installed package's metadata (pyproject.toml's [project.urls]).

@@ -5,8 +5,9 @@ and the ``{command-output}`` blocks. Every other fenced code block in ``docs/*.m
 notebooks' markdown cells and in ``README.md`` is run here, the way a reader would copy it:
 
 - Python blocks, page by page in one namespace (as a reader pastes them one after another), in
-  a temporary directory, with the emulator active; a ``test_*`` function a block defines is
-  called too, with the pytest fixtures it names.
+  a temporary directory, with the emulator active. A block that defines a ``test_*`` function
+  is meant to be pasted into a test file by itself: it runs in a namespace of its own (so it
+  must bring its imports), and the function is called with the pytest fixtures it names.
 - Shell blocks whose every command is ``neuromorpho ...``, in a subprocess pointed at the
   emulator; each must exit with status 0.
 - ``text`` blocks are outputs and synopses: none may start with a ``$``/``>>>`` prompt, since
@@ -77,6 +78,13 @@ ILLUSTRATIVE: dict[tuple[str, str], str] = {
     ("troubleshooting.md", "--base-url http://cng.gmu.edu:8080/neuroMorpho"): (
         "the plain-HTTP mirror on the internet"
     ),
+}
+
+# A block defining a test function is meant to be pasted into a test file on its own, so it runs
+# in a fresh namespace and must bring its imports. Known exceptions, each to be fixed where it is:
+NOT_SELF_CONTAINED: dict[tuple[str, str], str] = {
+    ("testing.md", "def test_zero_hits_both_ways"): "testing.md is being rewritten (issue 14)",
+    ("testing.md", "def test_survives_503"): "testing.md is being rewritten (issue 14)",
 }
 
 # Placeholders in the docs, and what stands for them here.
@@ -193,7 +201,7 @@ def test_blocks_found() -> None:
 
 
 def test_illustrative_list_is_current() -> None:
-    for (page, piece), reason in ILLUSTRATIVE.items():
+    for (page, piece), reason in {**ILLUSTRATIVE, **NOT_SELF_CONTAINED}.items():
         matches = [b for b in BLOCKS if b.page == page and piece in b.text]
         assert len(matches) == 1, f"{page}: {piece!r} ({reason}) matches {len(matches)} blocks"
         assert matches[0].language in PYTHON | SHELL, f"{matches[0]} is not code"
@@ -252,11 +260,16 @@ def test_python_blocks(
     for block in BLOCKS:
         if block.page != page or block.language not in PYTHON or illustrative_reason(block):
             continue
-        before = set(namespace)
         code = compile(_substitute(block.text, neuromorpho_emulator), str(block), "exec")
-        exec(code, namespace)
-        for name in sorted(set(namespace) - before):
-            function = namespace[name]
+        defines_test = re.search(r"^def test_", block.text, re.M) is not None
+        shared = not defines_test or any(
+            page == listed and piece in block.text for listed, piece in NOT_SELF_CONTAINED
+        )
+        scope = namespace if shared else {"__name__": f"docs_{page}_{block.line}"}
+        before = set(scope)
+        exec(code, scope)
+        for name in sorted(set(scope) - before):
+            function = scope[name]
             if name.startswith("test_") and callable(function):
                 arguments = inspect.signature(function).parameters
                 neuromorpho_emulator.reset()  # as the fixture does before each test
