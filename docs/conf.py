@@ -112,6 +112,15 @@ os.environ.update(_emulator.environ())
 
 # -- command-output: what the `neuromorpho` commands print, against the same emulator ----------
 command_output_env = _emulator.environ()
+_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+command_output_clear = [
+    *_PROXY_VARIABLES,
+    *(name.lower() for name in _PROXY_VARIABLES),
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+]
 command_output_substitutions = [
     (_emulator.ca_bundle, "<the emulator's CA bundle>"),
     (_emulator.proxy_url, "<the emulator's loopback proxy>"),

@@ -9,8 +9,8 @@ The command-line page shows real output, produced by the build from the emulator
 
 Each line of the content is one command, run with ``bash -c`` in a temporary directory kept for
 the whole document (so a second ``download`` into the same folder sees the first one's files),
-with the environment of the build (``conf.py`` points it at the emulator) plus
-``command_output_env``. Standard output and standard error are captured together, in the order
+with the environment of the build minus the variables named in ``command_output_clear`` (the
+building machine's CA and proxy settings) plus ``command_output_env`` (the emulator's). Standard output and standard error are captured together, in the order
 they were written, as a terminal shows them. The block shows ``$ command`` and its output.
 
 Options:
@@ -67,7 +67,8 @@ class CommandOutput(SphinxDirective):
         self.env.command_output_docs.add(self.env.docname)  # type: ignore[attr-defined]
         expected = self.options.get("returncode", 0)
         cwd = _workdir(self.env.docname)
-        env = dict(os.environ)
+        # The outputs must not depend on the CA and proxy settings of the machine that builds.
+        env = {k: v for k, v in os.environ.items() if k not in config.command_output_clear}
         if "no-emulator" in self.options:
             for name in config.command_output_env:
                 env.pop(name, None)
@@ -110,7 +111,7 @@ class CommandOutput(SphinxDirective):
                 )
             shown.append(f"$ {command}\n{output.rstrip()}".rstrip())
         text = "\n".join(shown)
-        block = nodes.literal_block(text, text, language="console")
+        block = nodes.literal_block(text, text, language="console", classes=["command-output"])
         self.set_source_info(block)
         return [block]
 
@@ -147,6 +148,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("command_output_env", {}, "env")
     app.add_config_value("command_output_substitutions", [], "env")
     app.add_config_value("command_output_timeout", 120, "env")
+    app.add_config_value("command_output_clear", [], "env")
     app.add_directive("command-output", CommandOutput)
     app.connect("env-before-read-docs", _init_env)
     app.connect("env-purge-doc", _purge)

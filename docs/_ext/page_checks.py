@@ -4,9 +4,10 @@
   the placeholders that plotting libraries and notebook tools write (``<Figure size ...>``). For
   a figure made by a notebook cell, give the cell ``mystnb: image: alt: ...`` metadata (see the
   tutorial notebook and the analysis pages).
-- No output may show a path of the machine that built the docs (the checkout, the Python
-  installation, the temporary directory): executed cells and commands print what they see, and
-  a warning that names an installed file, or a temporary path, says nothing to a reader.
+- No page may show a path of the machine that built the docs (the checkout, the Python
+  installation), and no output its temporary directory: executed cells and commands print what
+  they see, and a warning that names an installed file, or a temporary path, says nothing to a
+  reader. (A page may show an example temporary path in its prose or a pasted example.)
 """
 
 from __future__ import annotations
@@ -39,11 +40,24 @@ def check_alt_text(app: Sphinx, doctree: nodes.document, docname: str) -> None:
             )
 
 
+def _is_output(node: nodes.Node) -> bool:
+    """Whether *node* is inside what a cell or a command printed during the build."""
+    while node is not None:
+        classes = getattr(node, "get", lambda *_: [])("classes", [])
+        if "cell_output" in classes or "command-output" in classes:
+            return True
+        node = node.parent
+    return False
+
+
 def check_machine_paths(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     checkout = os.path.dirname(os.path.abspath(app.srcdir))
-    places = {checkout, sys.prefix, sys.base_prefix, tempfile.gettempdir() + os.sep}
+    everywhere = {checkout, sys.prefix, sys.base_prefix}
+    # A page may show an example temporary path; an output must not show the build's own.
+    in_outputs = {tempfile.gettempdir() + os.sep}
     for node in doctree.findall(nodes.Text):
         text = str(node)
+        places = everywhere | in_outputs if _is_output(node.parent) else everywhere
         for place in places:
             if place in text:
                 logger.warning(
