@@ -7,12 +7,9 @@ client (its session, its rate limit, its error handling).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from neuromorpho_api import _parse, _query
-
-if TYPE_CHECKING:
-    from neuromorpho_api._client import NeuroMorpho
+from neuromorpho_api import _bulk, _parse, _query
 
 __all__ = ["Fetcher", "case_probe", "fields", "order_probe", "partition", "total"]
 
@@ -22,7 +19,7 @@ PAGE = 500
 class Fetcher:
     """GET JSON through a client, counting requests."""
 
-    def __init__(self, client: NeuroMorpho) -> None:
+    def __init__(self, client: _bulk.Api) -> None:
         self.client = client
         self.requests = 0
 

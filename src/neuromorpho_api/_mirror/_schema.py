@@ -92,7 +92,7 @@ def _ddl(prefix: str) -> list[str]:
 def rollback(db: sqlite3.Connection) -> None:
     """Roll back the open transaction, if SQLite has not already (it does on SQLITE_FULL)."""
     if db.in_transaction:
-        rollback(db)
+        db.execute("ROLLBACK")
 
 
 def create_schema(db: sqlite3.Connection) -> None:

@@ -38,15 +38,12 @@ import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from neuromorpho_api import _bulk, _parse, _query
 from neuromorpho_api._mirror import _lock, _probe, _records, _schema
 from neuromorpho_api._mirror._errors import REBUILD_HINT, MirrorError
 from neuromorpho_api._progress import make_progress
-
-if TYPE_CHECKING:
-    from neuromorpho_api._client import NeuroMorpho
 
 __all__ = ["SyncReport", "sync"]
 
@@ -89,7 +86,7 @@ PageHook = Callable[[int, int], None]
 
 
 class _Run:
-    def __init__(self, client: NeuroMorpho, db: sqlite3.Connection, progress: bool | None):
+    def __init__(self, client: _bulk.Api, db: sqlite3.Connection, progress: bool | None):
         self.client = client
         self.db = db
         self.fetch = _probe.Fetcher(client)
@@ -448,7 +445,7 @@ def _open(path: str, rebuild: bool) -> sqlite3.Connection:
 
 
 def sync(
-    client: NeuroMorpho,
+    client: _bulk.Api,
     path: str | os.PathLike[str],
     *,
     morphometry: bool = True,
