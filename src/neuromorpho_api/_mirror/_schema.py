@@ -10,10 +10,10 @@ Layout (``user_version`` :data:`SCHEMA_VERSION`, ``application_id`` :data:`APPLI
   or hostile key names, never become SQL identifiers), ``kind`` is ``scalar`` or ``list``,
   ``num`` the REAL column of numeric fields.
 - ``neurons(neuron_id, id_text, raw, c1...)``: ``raw`` is the record exactly as served
-  (key order and value types kept, ``_links`` dropped as the client drops it); ``id_text``
-  the id as text, the server's default sort key.
+  (key order and value types kept, ``_links`` dropped as the client drops it), packed by
+  ``_records.Codec``; ``id_text`` the id as text, the server's default sort key.
 - ``neuron_values(col, value, neuron_id, pos)``: the elements of list fields, one row each.
-- ``morphometry``, ``pvec``, ``literature``: one raw JSON object per row.
+- ``morphometry``, ``pvec``, ``literature``: one packed JSON object per row.
 - ``stage_*`` twins of the above and ``sync_state``: the sync in progress (see ``_sync``).
 """
 
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 APPLICATION_ID = 0x4E4D4F4D  # "NMOM"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: objects stored deflated (see _records)
 
 #: Record keys whose values are numbers written as strings (reference §4.2): also stored REAL.
 NUMERIC_KEYS = frozenset(
@@ -75,17 +75,17 @@ _KEY_TABLES = ("neurons", "stage_neurons")
 def _ddl(prefix: str) -> list[str]:
     return [
         f"CREATE TABLE {prefix}neurons (neuron_id INTEGER PRIMARY KEY, id_text TEXT NOT NULL, "
-        "raw TEXT NOT NULL)",
+        "raw BLOB NOT NULL)",
         f"CREATE INDEX {prefix}neurons_id_text ON {prefix}neurons(id_text)",
         f"CREATE TABLE {prefix}neuron_values (col TEXT NOT NULL, value TEXT NOT NULL, "
         "neuron_id INTEGER NOT NULL, pos INTEGER NOT NULL, "
         "PRIMARY KEY (col, value, neuron_id, pos)) WITHOUT ROWID",
         f"CREATE INDEX {prefix}neuron_values_id ON {prefix}neuron_values(neuron_id)",
         f"CREATE TABLE {prefix}morphometry (neuron_id INTEGER PRIMARY KEY, neuron_name TEXT, "
-        "raw TEXT NOT NULL)",
+        "raw BLOB NOT NULL)",
         f"CREATE INDEX {prefix}morphometry_name ON {prefix}morphometry(neuron_name)",
-        f"CREATE TABLE {prefix}pvec (neuron_id INTEGER PRIMARY KEY, raw TEXT NOT NULL)",
-        f"CREATE TABLE {prefix}literature (article_id TEXT PRIMARY KEY, raw TEXT NOT NULL)",
+        f"CREATE TABLE {prefix}pvec (neuron_id INTEGER PRIMARY KEY, raw BLOB NOT NULL)",
+        f"CREATE TABLE {prefix}literature (article_id TEXT PRIMARY KEY, raw BLOB NOT NULL)",
     ]
 
 
@@ -115,7 +115,7 @@ def create_schema(db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
-        rollback(db)
+        db.execute("ROLLBACK")
         raise
 
 
@@ -134,7 +134,7 @@ def drop_everything(db: sqlite3.Connection) -> None:
         db.execute("PRAGMA application_id = 0")
         db.execute("COMMIT")
     except BaseException:
-        rollback(db)
+        db.execute("ROLLBACK")
         raise
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from neuromorpho_api import _parse, _query
 from neuromorpho_api._errors import ArticleNotFound, NeuronNotFound, UnknownFieldError
-from neuromorpho_api._mirror import _schema, _sql
+from neuromorpho_api._mirror import _records, _schema, _sql
 from neuromorpho_api._mirror._errors import (
     REBUILD_HINT,
     MirrorCorruptError,
@@ -75,6 +75,7 @@ class Mirror:
                     f"{self.path} holds no complete sync yet: run `neuromorpho sync` first"
                 )
             self._columns = _schema.Columns(self._db)
+            self._codec = _records.Codec(self._db)
             self._fields = json.loads(self._meta("neuron_fields") or "[]")
             self._case: _sql.CaseMode = self._meta("case_sensitive") or "unknown"  # type: ignore[assignment]
         except sqlite3.DatabaseError as exc:
@@ -344,20 +345,23 @@ class Mirror:
         sql = f"SELECT raw FROM neurons n WHERE {where} ORDER BY id_text"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return self._stream(sql, args)
+        return self._stream("neurons", sql, args)
 
-    def _stream(self, sql: str, args: Sequence[Any]) -> Iterator[dict[str, Any]]:
+    def _stream(self, table: str, sql: str, args: Sequence[Any]) -> Iterator[dict[str, Any]]:
         """Run ``sql`` now (errors surface at call time), then yield its records lazily."""
         with self._lock:
             cursor = self._db.execute(sql, args)
             first = cursor.fetchmany(500)
-        return self._drain(cursor, first)
+        return self._drain(table, cursor, first)
 
-    def _drain(self, cursor: sqlite3.Cursor, batch: list[Any]) -> Iterator[dict[str, Any]]:
+    def _drain(
+        self, table: str, cursor: sqlite3.Cursor, batch: list[Any]
+    ) -> Iterator[dict[str, Any]]:
+        unpack = self._codec.unpack
         try:
             while batch:
                 for (raw,) in batch:
-                    yield json.loads(raw)
+                    yield unpack(table, raw)
                 with self._lock:
                     batch = cursor.fetchmany(500)
         finally:
@@ -405,7 +409,7 @@ class Mirror:
         rows = self._rows("SELECT raw FROM neurons WHERE neuron_id = ?", (nid,))
         if not rows:
             raise NeuronNotFound(id_or_name)
-        return dict(json.loads(rows[0][0]))
+        return dict(self._codec.unpack("neurons", rows[0][0]))
 
     def _synced(self, what: str) -> None:
         if self._meta(f"has_{what}") != "1":
@@ -425,7 +429,7 @@ class Mirror:
             )
         if not rows:
             raise NeuronNotFound(id_or_name, f"no morphometry for neuron {id_or_name!r}")
-        return _parse.parse_measurements(json.loads(rows[0][0]))
+        return _parse.parse_measurements(self._codec.unpack("morphometry", rows[0][0]))
 
     def morphometry_many(
         self, ids_or_records: Iterable[int | Mapping[str, Any]]
@@ -440,7 +444,7 @@ class Mirror:
         rows = self._rows("SELECT raw FROM pvec WHERE neuron_id = ?", (self._id_of(neuron_id),))
         if not rows:
             raise NeuronNotFound(neuron_id, f"no persistence vector for neuron {neuron_id!r}")
-        doc = json.loads(rows[0][0])
+        doc = self._codec.unpack("pvec", rows[0][0])
         return None if doc is None else dict(doc)
 
     def pvec_many(
@@ -463,7 +467,7 @@ class Mirror:
             for nid, raw in self._rows(
                 f"SELECT neuron_id, raw FROM {table} WHERE neuron_id IN ({marks})", chunk
             ):
-                doc = json.loads(raw)
+                doc = self._codec.unpack(table, raw)
                 if doc is not None:
                     out[int(nid)] = parse(doc)
         return {nid: out[nid] for nid in ids if nid in out}
@@ -479,8 +483,8 @@ class Mirror:
             rows = self._rows("SELECT raw FROM literature WHERE article_id = ?", (article_id,))
             if not rows:
                 raise ArticleNotFound(article_id)
-            return dict(json.loads(rows[0][0]))
+            return dict(self._codec.unpack("literature", rows[0][0]))
         sql = "SELECT raw FROM literature ORDER BY article_id"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return self._stream(sql, ())
+        return self._stream("literature", sql, ())
