@@ -6,6 +6,7 @@ client (its session, its rate limit, its error handling).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,9 +23,15 @@ class Fetcher:
     def __init__(self, client: _bulk.Api) -> None:
         self.client = client
         self.requests = 0
+        self._lock = threading.Lock()  # the sync fetches its next page from a second thread
+
+    def count(self) -> None:
+        """Count one request sent on the fetcher's behalf."""
+        with self._lock:
+            self.requests += 1
 
     def get(self, *segments: str, params: Mapping[str, Any], allow_404: bool = False) -> Any:
-        self.requests += 1
+        self.count()
         return self.client._json(self.client._api(*segments), params, allow_404=allow_404)
 
     def url(self, *segments: str) -> str:

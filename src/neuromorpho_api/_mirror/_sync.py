@@ -38,6 +38,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -209,30 +210,55 @@ class _Run:
 
         estimate = sum(pages(t) - t["page"] for t in plan["tasks"] if not t["done"])
         bar = make_progress(self.progress, total=estimate, desc="neuromorpho sync", unit="page")
+        # One request ahead: the next page travels while this one is parsed and written.
+        # Still one request at a time on one connection, under the client's rate limit.
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neuromorpho-sync")
+        pending: tuple[int, int, Future[Any]] | None = None
         try:
             for index, task in enumerate(plan["tasks"]):
                 while not task["done"]:
                     if task["kind"] == "bulk":
                         self.bulk(plan, index, task, bar)
+                        continue
+                    number = task["page"]
+                    if pending is not None and pending[:2] == (index, number):
+                        doc = pending[2].result()
                     else:
-                        self.page(plan, index, task)
-                        bar.update()
+                        if pending is not None:  # a page no longer wanted: let it land
+                            wait([pending[2]])
+                        doc = self.request(task, number)
+                    pending = None
+                    page = self.parse(task, doc)
+                    if page is not None and page.items and number + 1 < page.total_pages:
+                        pending = (index, number + 1, ahead.submit(self.request, task, number + 1))
+                    self.page(plan, index, task, page)
+                    bar.update()
         finally:
+            ahead.shutdown(wait=False, cancel_futures=True)
             bar.close()
 
-    def page(self, plan: dict[str, Any], index: int, task: dict[str, Any]) -> None:
+    def request(self, task: Mapping[str, Any], number: int) -> Any:
+        """The JSON of page ``number`` of ``task`` (``None`` for the API's 404)."""
         collection = task.get("collection", "neuron")
-        key = _KEYS[collection]
-        params: dict[str, Any] = {"page": task["page"], "size": PAGE}
+        params: dict[str, Any] = {"page": number, "size": PAGE}
         if collection == "neuron":
             params["sort"] = "neuron_id,asc"
         if task.get("q") is not None:
             params["q"] = task["q"]
-            doc = self.fetch.get(collection, "select", params=params, allow_404=True)
-        else:
-            doc = self.fetch.get(collection, params=params, allow_404=task["page"] > 0)
+            return self.fetch.get(collection, "select", params=params, allow_404=True)
+        return self.fetch.get(collection, params=params, allow_404=number > 0)
+
+    def parse(self, task: Mapping[str, Any], doc: Any) -> _parse.Page | None:
+        collection = task.get("collection", "neuron")
         url = self.fetch.url(collection)
-        page = _parse.parse_page(doc, key, url=url) if doc is not None else None
+        return _parse.parse_page(doc, _KEYS[collection], url=url) if doc is not None else None
+
+    def page(
+        self, plan: dict[str, Any], index: int, task: dict[str, Any], page: _parse.Page | None
+    ) -> None:
+        """Write one page into staging and advance the task, in one transaction."""
+        collection = task.get("collection", "neuron")
+        url = self.fetch.url(collection)
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for raw in page.items if page is not None else []:
@@ -324,10 +350,7 @@ class _Run:
             if self.hook is not None:
                 self.hook(index, task["page"])
 
-        def count() -> None:
-            self.fetch.requests += 1
-
-        _bulk.fetch_many(self.client, collection, ids, on_request=count, on_chunk=commit)
+        _bulk.fetch_many(self.client, collection, ids, on_request=self.fetch.count, on_chunk=commit)
         task["done"] = True
         self.save(plan)
 
