@@ -224,8 +224,12 @@ class Mirror:
     ) -> tuple[str, list[Any]]:
         merged = _query.merge_criteria(criteria, keywords)
         clauses = _query.build_clauses(merged, self._known()) if merged else []
-        params = _query.select_params(clauses, q, fq)
-        texts = [*([params["q"]] if "q" in params else []), *params.get("fq", [])]
+        return self.where_of(_query.select_params(clauses, q, fq))
+
+    def where_of(self, params: Mapping[str, str | Sequence[str]]) -> tuple[str, list[Any]]:
+        """The SQL condition (over ``neurons n``) and its arguments for built ``q``/``fq``."""
+        fq = params.get("fq", [])
+        texts = [*([params["q"]] if "q" in params else []), *([fq] if isinstance(fq, str) else fq)]
         parts: list[str] = []
         args: list[Any] = []
         for text in texts:
@@ -318,8 +322,7 @@ class Mirror:
         **criteria_kw: _query.CriterionValue,
     ) -> int:
         """How many neurons match; arguments as :meth:`search`."""
-        where, args = self._where(criteria, q, fq, criteria_kw)
-        return int(self._rows(f"SELECT count(*) FROM neurons n WHERE {where}", args)[0][0])
+        return self.count_where(self._where(criteria, q, fq, criteria_kw))
 
     def search(
         self,
@@ -341,11 +344,16 @@ class Mirror:
             raise TypeError(f"limit must be an int or None, not {type(limit).__name__}")
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
-        where, args = self._where(criteria, q, fq, criteria_kw)
-        sql = f"SELECT raw FROM neurons n WHERE {where} ORDER BY id_text"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return self._stream("neurons", sql, args)
+        return self.select(self._where(criteria, q, fq, criteria_kw), limit).records()
+
+    def select(self, where: tuple[str, list[Any]], limit: int | None = None) -> OfflineRecords:
+        """The records matching a condition from :meth:`where_of`, as :class:`OfflineRecords`."""
+        return OfflineRecords(self, where, limit)
+
+    def count_where(self, where: tuple[str, list[Any]]) -> int:
+        """How many neurons meet a condition from :meth:`where_of`."""
+        sql, args = where
+        return int(self._rows(f"SELECT count(*) FROM neurons n WHERE {sql}", args)[0][0])
 
     def _stream(self, table: str, sql: str, args: Sequence[Any]) -> Iterator[dict[str, Any]]:
         """Run ``sql`` now (errors surface at call time), then yield its records lazily."""
@@ -488,3 +496,42 @@ class Mirror:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._stream("literature", sql, ())
+
+
+class OfflineRecords:
+    """The records of one offline search, in the server's order: what a search result wraps.
+
+    The query was checked when this was made; :meth:`count` and :meth:`records` run it (the
+    records lazily, from one cursor), and :attr:`preview` holds the first few once counted.
+    """
+
+    ident = "neuron_id"
+
+    def __init__(self, mirror: Mirror, where: tuple[str, list[Any]], limit: int | None) -> None:
+        self.mirror = mirror
+        self.where = where
+        self.limit = limit
+        self.total: int | None = None
+        self.preview: list[dict[str, Any]] = []
+
+    def count(self) -> int:
+        """How many records the search gives (capped at ``limit``)."""
+        if self.total is None:
+            self.total = self.mirror.count_where(self.where)
+            sql, args = self.where
+            self.preview = list(
+                self.mirror._stream(
+                    "neurons",
+                    f"SELECT raw FROM neurons n WHERE {sql} ORDER BY id_text LIMIT 5",
+                    args,
+                )
+            )
+        return self.total if self.limit is None else min(self.total, self.limit)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every matching record, ``neuron_id`` compared as text, at most ``limit``."""
+        sql, args = self.where
+        text = f"SELECT raw FROM neurons n WHERE {sql} ORDER BY id_text"
+        if self.limit is not None:
+            text += f" LIMIT {int(self.limit)}"
+        return self.mirror._stream("neurons", text, args)
