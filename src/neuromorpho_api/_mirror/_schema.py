@@ -14,6 +14,9 @@ Layout (``user_version`` :data:`SCHEMA_VERSION`, ``application_id`` :data:`APPLI
   ``_records.Codec``; ``id_text`` the id as text, the server's default sort key.
 - ``neuron_values(col, value, neuron_id, pos)``: the elements of list fields, one row each.
 - ``morphometry``, ``pvec``, ``literature``: one packed JSON object per row.
+- ``value_counts(col, pos, value, n)``: how many neurons hold each value of each column
+  (``pos`` -1: any element; 0-2: that element of a list), what ``values``/``partition``
+  answer from; recomputed with every merge.
 - ``stage_*`` twins of the above and ``sync_state``: the sync in progress (see ``_sync``).
 """
 
@@ -111,6 +114,10 @@ def create_schema(db: sqlite3.Connection) -> None:
             "PRIMARY KEY (task, neuron_id)) WITHOUT ROWID"
         )
         db.execute("CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute(
+            "CREATE TABLE value_counts (col TEXT NOT NULL, pos INTEGER NOT NULL, "
+            "value TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (col, pos, value)) WITHOUT ROWID"
+        )
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")

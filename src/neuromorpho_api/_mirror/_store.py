@@ -180,17 +180,10 @@ class Mirror:
         if kind == "id":
             return {r[0]: 1 for r in self._rows("SELECT id_text FROM neurons")}
         col = self._columns.col[key]
-        if kind == "scalar":
-            rows = self._rows(
-                f"SELECT {col}, count(*) FROM neurons WHERE {col} IS NOT NULL GROUP BY {col}"
-            )
-        else:
-            extra = "" if pos is None else f" AND pos = {pos}"
-            rows = self._rows(
-                "SELECT value, count(DISTINCT neuron_id) FROM neuron_values "
-                f"WHERE col = ?{extra} GROUP BY value",
-                (col,),
-            )
+        rows = self._rows(
+            "SELECT value, n FROM value_counts WHERE col = ? AND pos = ?",
+            (col, -1 if pos is None else pos),
+        )
         return {str(v): int(n) for v, n in rows}
 
     def _check_order(self, what: str) -> None:
@@ -365,11 +358,10 @@ class Mirror:
     def _drain(
         self, table: str, cursor: sqlite3.Cursor, batch: list[Any]
     ) -> Iterator[dict[str, Any]]:
-        unpack = self._codec.unpack
+        unpack = self._codec.unpack_many
         try:
             while batch:
-                for (raw,) in batch:
-                    yield unpack(table, raw)
+                yield from unpack(table, [raw for (raw,) in batch])
                 with self._lock:
                     batch = cursor.fetchmany(500)
         finally:

@@ -397,6 +397,7 @@ class _Run:
             db.execute(f"INSERT INTO neurons ({cols}) SELECT {cols} FROM stage_neurons")
             db.execute("INSERT INTO neuron_values SELECT * FROM stage_neuron_values")
             self.merge_objects(plan)
+            _records.refresh_counts(db, self.columns)
             self.write_meta(plan)
             for table in ("neurons", "neuron_values", "morphometry", "pvec", "literature"):
                 db.execute(f"DELETE FROM stage_{table}")
