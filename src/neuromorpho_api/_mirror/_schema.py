@@ -76,17 +76,24 @@ _KEY_TABLES = ("neurons", "stage_neurons")
 
 
 def _ddl(prefix: str) -> list[str]:
+    # Staging is written row by row and read only by primary key or neuron_id: it carries
+    # no index for queries, which would only slow every staged row down.
+    live = prefix == ""
     return [
         f"CREATE TABLE {prefix}neurons (neuron_id INTEGER PRIMARY KEY, id_text TEXT NOT NULL, "
         "raw BLOB NOT NULL)",
-        f"CREATE INDEX {prefix}neurons_id_text ON {prefix}neurons(id_text)",
+        *([f"CREATE INDEX {prefix}neurons_id_text ON {prefix}neurons(id_text)"] if live else []),
         f"CREATE TABLE {prefix}neuron_values (col TEXT NOT NULL, value TEXT NOT NULL, "
         "neuron_id INTEGER NOT NULL, pos INTEGER NOT NULL, "
         "PRIMARY KEY (col, value, neuron_id, pos)) WITHOUT ROWID",
         f"CREATE INDEX {prefix}neuron_values_id ON {prefix}neuron_values(neuron_id)",
         f"CREATE TABLE {prefix}morphometry (neuron_id INTEGER PRIMARY KEY, neuron_name TEXT, "
         "raw BLOB NOT NULL)",
-        f"CREATE INDEX {prefix}morphometry_name ON {prefix}morphometry(neuron_name)",
+        *(
+            [f"CREATE INDEX {prefix}morphometry_name ON {prefix}morphometry(neuron_name)"]
+            if live
+            else []
+        ),
         f"CREATE TABLE {prefix}pvec (neuron_id INTEGER PRIMARY KEY, raw BLOB NOT NULL)",
         f"CREATE TABLE {prefix}literature (article_id TEXT PRIMARY KEY, raw BLOB NOT NULL)",
     ]
@@ -249,7 +256,7 @@ class Columns:
                 self.db.execute(f"ALTER TABLE {table} ADD COLUMN {col}")
                 if num is not None:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {num} REAL")
-                if key in INDEXED_KEYS:
+                if key in INDEXED_KEYS and table == "neurons":
                     self.db.execute(f"CREATE INDEX IF NOT EXISTS {table}_{col} ON {table}({col})")
             self.db.execute(
                 "INSERT INTO columns (key, col, kind, num) VALUES (?, ?, ?, ?)",
