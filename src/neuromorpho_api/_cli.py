@@ -38,6 +38,9 @@ examples:
   neuromorpho search "neuron_name=CB_CKp25_2w_F_Animal01_*"
   neuromorpho download species=rat brain_region=neocortex --out swc/
   neuromorpho neuron cnic_001
+  neuromorpho morphometry archive=Smith --format csv one row of measurements per neuron
+  neuromorpho sync                                   copy the metadata to this machine...
+  neuromorpho --offline count species=rat            ...and ask it, with no request at all
   neuromorpho doctor                                 does this machine need the TLS fix?
 
 exit status: 0 success, 1 failure (e.g. some downloads failed), 2 usage error
@@ -63,10 +66,26 @@ def parse_criteria(items: Sequence[str]) -> dict[str, list[str]]:
 # -- commands ----------------------------------------------------------------------------------
 
 
+def _mirror_path(args: argparse.Namespace) -> str | None:
+    """The mirror the query commands read: ``--mirror PATH``; with ``--offline`` or
+    ``$NEUROMORPHO_MIRROR`` set, the default one; ``None`` (ask the server) with ``--online``."""
+    from neuromorpho_api._mirror._paths import ENV_VAR, default_path
+
+    if args.online:
+        if args.mirror or args.offline:
+            raise UsageError("--online asks the server: give it without --mirror or --offline")
+        return None
+    if args.mirror:
+        return str(args.mirror)
+    if args.offline or os.environ.get(ENV_VAR, "").strip():
+        return default_path()
+    return None
+
+
 def _client(args: argparse.Namespace) -> Any:
     from neuromorpho_api._client import NeuroMorpho
 
-    return NeuroMorpho(args.base_url)
+    return NeuroMorpho(args.base_url, mirror=_mirror_path(args))
 
 
 def _info(args: argparse.Namespace, message: str) -> None:
@@ -129,6 +148,85 @@ def cmd_download(args: argparse.Namespace) -> int:
     for failure in report.failed:
         print(f"failed: {failure.name}: {failure.reason}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from neuromorpho_api._client import NeuroMorpho
+    from neuromorpho_api._mirror._paths import default_path
+
+    path = args.path or args.mirror or default_path()
+    report = NeuroMorpho(args.base_url).sync(
+        path,
+        morphometry=not args.no_morphometry,
+        pvec=args.pvec,
+        literature=args.literature,
+        full=args.full,
+        rebuild=args.rebuild,
+        progress=False if args.quiet else None,
+    )
+    _info(args, f"{path}: {report}")
+    return EXIT_OK
+
+
+def _measurement_rows(args: argparse.Namespace, kind: str) -> int:
+    """``morphometry``/``pvec``: one row per matching neuron, numbers as numbers."""
+    client = _client(args)
+    records = client.search(parse_criteria(args.criteria), limit=args.limit)
+    many = client.morphometry_many if kind == "morphometry" else client.pvec_many
+    rows: list[dict[str, Any]] = []
+    for record, found in _in_order(records, many):
+        row = {"neuron_id": record["neuron_id"], "neuron_name": record.get("neuron_name")}
+        for key, value in found.items():
+            if isinstance(value, list):  # a pvec's coefficients: one column each
+                row.update({f"{key}_{i}": item for i, item in enumerate(value)})
+            elif key not in row:
+                row[key] = value
+        rows.append(row)
+    if args.format == "table":
+        _write_number_table(rows, sys.stdout)
+    else:
+        write_records(rows, args.format, sys.stdout)
+    _info(args, f"{len(rows)} neuron{'s' if len(rows) != 1 else ''} with {kind}")
+    return EXIT_OK
+
+
+def _in_order(records: Any, many: Callable[[list[Any]], dict[int, Any]]) -> Any:
+    """(record, measurements) for each record that has them, 500 records at a time."""
+    batch: list[Any] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == 500:
+            found = many(batch)
+            yield from ((r, found[r["neuron_id"]]) for r in batch if r["neuron_id"] in found)
+            batch = []
+    if batch:
+        found = many(batch)
+        yield from ((r, found[r["neuron_id"]]) for r in batch if r["neuron_id"] in found)
+
+
+def _write_number_table(rows: list[dict[str, Any]], out: Any) -> None:
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.6g}"
+        return "" if value is None else str(value)
+
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    for line in cells:
+        out.write("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() + "\n")
+
+
+def cmd_morphometry(args: argparse.Namespace) -> int:
+    return _measurement_rows(args, "morphometry")
+
+
+def cmd_pvec(args: argparse.Namespace) -> int:
+    return _measurement_rows(args, "pvec")
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -258,6 +356,49 @@ def build_parser() -> argparse.ArgumentParser:
     neuron = command("neuron", cmd_neuron, "show one neuron's metadata, by id or by name")
     neuron.add_argument("neuron", metavar="ID|NAME")
 
+    for name, handler, what in (
+        ("morphometry", cmd_morphometry, "morphometric measurements"),
+        ("pvec", cmd_pvec, "persistence vectors"),
+    ):
+        rows = command(
+            name,
+            handler,
+            f"{what} of the matching neurons, one row each (500 neurons per request)",
+        )
+        rows.add_argument("criteria", nargs="*", metavar="CRITERION", help=criteria_help)
+        rows.add_argument(
+            "--format",
+            choices=("table", "csv", "jsonl"),
+            default="table",
+            help="output format; numbers stay numbers (default: %(default)s)",
+        )
+        rows.add_argument("--limit", type=_positive_int, metavar="N", help="at most N neurons")
+
+    sync = command(
+        "sync",
+        cmd_sync,
+        "copy NeuroMorpho.Org's metadata and morphometry into one local file (a rerun "
+        "fetches only what changed); query it with --mirror or NEUROMORPHO_MIRROR",
+    )
+    sync.add_argument(
+        "path",
+        nargs="?",
+        metavar="PATH",
+        help="the mirror file (default: --mirror, $NEUROMORPHO_MIRROR, else mirror.sqlite in "
+        "your data directory)",
+    )
+    sync.add_argument(
+        "--full", action="store_true", help="fetch every record (finds in-place edits too)"
+    )
+    sync.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="move a damaged or foreign file at PATH aside and start anew",
+    )
+    sync.add_argument("--pvec", action="store_true", help="also keep persistence vectors")
+    sync.add_argument("--literature", action="store_true", help="also keep the literature")
+    sync.add_argument("--no-morphometry", action="store_true", help="keep the neuron records only")
+
     command(
         "doctor",
         cmd_doctor,
@@ -355,6 +496,25 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         metavar="PEM",
         help="trust this CA bundle instead of certifi's (e.g. a TLS-inspecting proxy's); "
         "same as setting REQUESTS_CA_BUNDLE",
+    )
+    parser.add_argument(
+        "--mirror",
+        default=default(None),
+        metavar="PATH",
+        help="answer from this mirror file (written by `neuromorpho sync`), sending no request",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        default=default(False),
+        help="answer from the default mirror: $NEUROMORPHO_MIRROR (which alone does the same) "
+        "or mirror.sqlite in your data directory",
+    )
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        default=default(False),
+        help="ask the server even when $NEUROMORPHO_MIRROR is set",
     )
     parser.add_argument(
         "-q",
