@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -245,18 +246,18 @@ def test_a_new_field_from_the_server_adds_a_column(mirror_path: Path) -> None:
 def test_a_failure_inside_a_page_rolls_it_back(
     monkeypatch: pytest.MonkeyPatch, emu: Emulator, nmo: NeuroMorpho, mirror_path: Path
 ) -> None:
-    real = _records.insert_neuron
+    real = _records.insert_neurons
     calls = 0
 
-    def failing(*args: object, **kwargs: object) -> None:
+    def failing(*args: Any, **kwargs: Any) -> None:
         nonlocal calls
         calls += 1
-        if calls == 700:  # in the middle of the second page
+        real(*args, **kwargs)
+        if calls == 2:  # the second page, written but not committed
             raise Interrupt
-        real(*args, **kwargs)  # type: ignore[arg-type]
 
     with monkeypatch.context() as patch:
-        patch.setattr(_records, "insert_neuron", failing)
+        patch.setattr(_records, "insert_neurons", failing)
         with pytest.raises(Interrupt):
             sync(nmo, mirror_path, full=True, progress=False)
     with sqlite3.connect(mirror_path) as db:

@@ -18,7 +18,7 @@ import math
 import sqlite3
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from neuromorpho_api._mirror._errors import REBUILD_HINT, MirrorCorruptError
@@ -28,6 +28,7 @@ __all__ = [
     "Codec",
     "dumps",
     "insert_neuron",
+    "insert_neurons",
     "insert_object",
     "partition_counts",
     "refresh_counts",
@@ -144,41 +145,85 @@ def insert_neuron(
     prefix: str,
     record: Mapping[str, Any],
 ) -> None:
-    """Insert or replace one neuron record (``_links`` already dropped) into ``{prefix}neurons``.
+    """Insert or replace one neuron record; see :func:`insert_neurons`."""
+    insert_neurons(db, columns, codec, prefix, [record])
 
-    Call inside a write transaction.
+
+def insert_neurons(
+    db: sqlite3.Connection,
+    columns: Columns,
+    codec: Codec,
+    prefix: str,
+    records: Sequence[Mapping[str, Any]],
+) -> None:
+    """Insert or replace neuron records (``_links`` already dropped) in ``{prefix}neurons``.
+
+    Call inside a write transaction. Records with the same keys in the same order (nearly
+    all of a page) share one statement.
     """
-    nid = record["neuron_id"]
-    for key, value in record.items():
-        columns.ensure(key, value)
-    names = ["neuron_id", "id_text", "raw"]
-    values: list[Any] = [nid, str(nid), codec.pack(f"{prefix}neurons", dict(record))]
+    shapes: dict[tuple[str, ...], tuple[list[str], list[tuple[str, str | None]]]] = {}
+    batches: dict[tuple[str, ...], list[list[Any]]] = {}
     elements: list[tuple[str, str, int, int]] = []
-    for key, value in record.items():
-        col = columns.col[key]
-        if columns.kind[key] == "list":
-            items = value if isinstance(value, list) else ([] if value is None else [value])
-            for pos, item in enumerate(items):
-                text = text_of(item)
-                if text is not None:
-                    elements.append((col, text, nid, pos))
-            continue
-        names.append(col)
-        values.append(text_of(value))
-        num = columns.num.get(key)
-        if num is not None:
-            names.append(num)
-            values.append(_real(value))
-    db.execute(f"DELETE FROM {prefix}neuron_values WHERE neuron_id = ?", (nid,))
-    marks = ",".join("?" * len(names))
-    db.execute(
-        f"INSERT OR REPLACE INTO {prefix}neurons ({','.join(names)}) VALUES ({marks})", values
-    )
+    table = f"{prefix}neurons"
+    records = list({record["neuron_id"]: record for record in records}.values())  # last wins
+    for record in records:
+        shape = tuple(record)
+        plan = shapes.get(shape)
+        if plan is None:
+            for key, value in record.items():
+                columns.ensure(key, value)
+            plan = shapes[shape] = _plan(columns, record)
+        for key, value in record.items():
+            if isinstance(value, list) and columns.kind[key] != "list":
+                columns.ensure(key, value)  # a list where scalars came so far
+                plan = shapes[shape] = _plan(columns, record)
+        nid = record["neuron_id"]
+        row: list[Any] = [nid, str(nid), codec.pack(table, dict(record))]
+        names, sources = plan
+        for key, kind in sources:
+            value = record[key]
+            if kind is None:  # a list field: one row per element
+                items = value if isinstance(value, list) else ([] if value is None else [value])
+                col = columns.col[key]
+                for pos, item in enumerate(items):
+                    text = text_of(item)
+                    if text is not None:
+                        elements.append((col, text, nid, pos))
+            elif kind == "text":
+                row.append(text_of(value))
+            else:
+                row.append(_real(value))
+        batches.setdefault(shape, []).append(row)
+    ids = [(record["neuron_id"],) for record in records]
+    db.executemany(f"DELETE FROM {prefix}neuron_values WHERE neuron_id = ?", ids)
+    for shape, rows in batches.items():
+        names = shapes[shape][0]
+        marks = ",".join("?" * len(names))
+        db.executemany(f"INSERT OR REPLACE INTO {table} ({','.join(names)}) VALUES ({marks})", rows)
     db.executemany(
         f"INSERT OR IGNORE INTO {prefix}neuron_values (col, value, neuron_id, pos) "
         "VALUES (?, ?, ?, ?)",
         elements,
     )
+
+
+def _plan(
+    columns: Columns, record: Mapping[str, Any]
+) -> tuple[list[str], list[tuple[str, str | None]]]:
+    """(SQL columns, (key, ``"text"``/``"real"``/``None`` for list elements) per value)."""
+    names = ["neuron_id", "id_text", "raw"]
+    sources: list[tuple[str, str | None]] = []
+    for key in record:
+        if columns.kind[key] == "list":
+            sources.append((key, None))
+            continue
+        names.append(columns.col[key])
+        sources.append((key, "text"))
+        num = columns.num.get(key)
+        if num is not None:
+            names.append(num)
+            sources.append((key, "real"))
+    return names, sources
 
 
 def insert_object(

@@ -261,7 +261,10 @@ class _Run:
         url = self.fetch.url(collection)
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            for raw in page.items if page is not None else []:
+            items = page.items if page is not None else []
+            if collection == "neuron":
+                self.store_neurons(index, items, url)
+            for raw in items if collection != "neuron" else []:
                 self.store(index, collection, raw, url)
             task["page"] += 1
             if page is None or not page.items or task["page"] >= page.total_pages:
@@ -289,18 +292,22 @@ class _Run:
         if self.hook is not None:
             self.hook(index, task["page"])
 
+    def store_neurons(self, index: int, items: list[Any], url: str) -> None:
+        records = [_parse.parse_record(raw, url=url) for raw in items]
+        _records.insert_neurons(self.db, self.columns, self.codec, "stage_", records)
+        self.db.executemany(
+            "INSERT OR IGNORE INTO stage_seen VALUES (?, ?)",
+            [(index, record["neuron_id"]) for record in records],
+        )
+
     def store(self, index: int, collection: str, raw: Any, url: str) -> None:
-        if collection == "neuron":
-            record = _parse.parse_record(raw, url=url)
-            _records.insert_neuron(self.db, self.columns, self.codec, "stage_", record)
-            ident: Any = record["neuron_id"]
-        elif collection == "literature":
+        if collection == "literature":
             record = _parse.parse_article(raw, url=url)
             _records.insert_object(
                 self.db, self.codec, "stage_literature", record["article_id"], record
             )
             return
-        elif collection == "morphometry":
+        if collection == "morphometry":
             record = _parse.parse_measurements(raw, url=url)
             ident = record.get("neuron_id")
             if not isinstance(ident, int):
@@ -310,14 +317,11 @@ class _Run:
                 self.db, self.codec, "stage_morphometry", ident, raw_obj, record.get("neuron_name")
             )
             return
-        else:
-            record = _parse.parse_pvec(_records.dumps(raw), url=url) or {}
-            ident = record.get("neuron_id")
-            if not isinstance(ident, int):
-                raise MirrorError(f"a persistence vector from {url} has no neuron_id")
-            _records.insert_object(self.db, self.codec, "stage_pvec", ident, record)
-            return
-        self.db.execute("INSERT OR IGNORE INTO stage_seen VALUES (?, ?)", (index, ident))
+        record = _parse.parse_pvec(_records.dumps(raw), url=url) or {}
+        ident = record.get("neuron_id")
+        if not isinstance(ident, int):
+            raise MirrorError(f"a persistence vector from {url} has no neuron_id")
+        _records.insert_object(self.db, self.codec, "stage_pvec", ident, record)
 
     def bulk(self, plan: dict[str, Any], index: int, task: dict[str, Any], bar: Any) -> None:
         """Morphometry or pvec of the neurons added or changed, 500 ids per committed chunk."""
