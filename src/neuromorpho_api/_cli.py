@@ -324,6 +324,9 @@ def _measurement_rows(args: argparse.Namespace, kind: str) -> int:
             elif key not in row:
                 row[key] = value
         rows.append(row)
+    if not rows:
+        _info(args, f"neuromorpho: no neurons with {kind} match")
+        return EXIT_OK
     if args.format == "table":
         _write_number_table(rows, sys.stdout)
     else:
@@ -606,29 +609,44 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"only these files, of {', '.join(URL_KINDS)} (repeatable; default: all)",
     )
 
-    for name, handler, what in (
-        ("morphometry", cmd_morphometry, "morphometric measurements"),
-        ("pvec", cmd_pvec, "persistence vectors"),
-    ):
-        rows = command(
-            name,
-            handler,
-            f"{what} of the matching neurons, one row each (500 neurons per request)",
-        )
-        rows.add_argument("criteria", nargs="*", metavar="CRITERION", help=criteria_help)
-        rows.add_argument(
-            "--format",
-            choices=("table", "csv", "jsonl"),
-            default="table",
-            help="output format; numbers stay numbers (default: %(default)s)",
-        )
-        rows.add_argument("--limit", type=_positive_int, metavar="N", help="at most N neurons")
+    number_rows = argparse.ArgumentParser(add_help=False)
+    number_rows.add_argument(
+        "--format",
+        choices=("table", "csv", "jsonl"),
+        default="table",
+        help="output format; numbers stay numbers (default: %(default)s)",
+    )
+    command(
+        "morphometry",
+        cmd_morphometry,
+        "morphometric measurements of the matching neurons, one row each",
+        "neuromorpho morphometry archive=Smith --format csv > smith.csv",
+        "neuromorpho --offline morphometry species=rat --format jsonl   from the mirror",
+        details="Measurements come 500 neurons per request (about 3 requests for 1,000\n"
+        "neurons, not 1,000); neurons without measurements are left out.",
+        parents=[criteria, number_rows, limit],
+    )
+    command(
+        "pvec",
+        cmd_pvec,
+        "persistence vectors of the matching neurons, one row each",
+        "neuromorpho pvec archive=Smith --format csv      one column per coefficient",
+        parents=[criteria, number_rows, limit],
+    )
 
     sync = command(
         "sync",
         cmd_sync,
-        "copy NeuroMorpho.Org's metadata and morphometry into one local file (a rerun "
-        "fetches only what changed); query it with --mirror or NEUROMORPHO_MIRROR",
+        "copy NeuroMorpho.Org's metadata and morphometry into one local file",
+        "neuromorpho sync                                   the default mirror",
+        "neuromorpho --offline count species=rat            then ask it, no request sent",
+        "neuromorpho sync ~/nmo.sqlite --pvec               somewhere else, with pvecs",
+        "NEUROMORPHO_MIRROR=~/nmo.sqlite neuromorpho search species=rat",
+        details="About 3 KB per neuron. A rerun fetches only what changed (a few requests\n"
+        "when nothing did); --full fetches everything, which also finds records edited in\n"
+        "place. An interrupted sync continues where it stopped; readers see the last\n"
+        "complete sync. Query commands read the mirror with --mirror PATH, --offline or\n"
+        "NEUROMORPHO_MIRROR (the default path), and files still come from the server.",
     )
     sync.add_argument(
         "path",

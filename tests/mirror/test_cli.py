@@ -97,3 +97,9 @@ def test_pvec_rows_one_column_per_coefficient(emu: Emulator, nmo: NeuroMorpho) -
     assert vector is not None
     coefficients = vector["coefficients"]
     assert [float(rows[0][f"coefficients_{i}"]) for i in range(len(coefficients))] == coefficients
+
+
+def test_no_match_is_an_empty_output_and_a_note(emu: Emulator) -> None:
+    done = run(["morphometry", "species=no such species"], emu)
+    assert (done.returncode, done.stdout) == (0, "")
+    assert "no neurons with morphometry match" in done.stderr
