@@ -161,3 +161,14 @@ def test_a_mirror_client_syncs_through_the_server(
         assert os.fspath(mirror_path) == client.mirror
         emu.reset()
         assert client.morphometry_many([1]) and emu.requests == []  # answered offline again
+
+
+def test_an_empty_environment_variable_is_no_choice(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import platformdirs
+
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda *a, **k: str(tmp_path))
+    assert _paths.default_path({_paths.ENV_VAR: "  "}) == str(tmp_path / "mirror.sqlite")
+    assert _paths.default_path({_paths.ENV_VAR: "~/m.sqlite"}) == os.path.expanduser("~/m.sqlite")
+    assert not (tmp_path / "mirror.sqlite").exists()  # naming a path creates nothing
