@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 # -- the emulator process ----------------------------------------------------------------------
@@ -235,7 +235,8 @@ def pointed_at(emulator: EmulatorProcess) -> Iterator[None]:
 def bench_bulk(neurons: int, count: int, sample: int, rtt: float) -> dict[str, Any]:
     from neuromorpho_api import NeuroMorpho, NeuroMorphoSession
 
-    with emulator_process(neurons, rtt) as emulator, pointed_at(emulator):
+    # nested, not parenthesized: that form needs Python 3.10
+    with emulator_process(neurons, rtt) as emulator, pointed_at(emulator):  # noqa: SIM117
         with NeuroMorphoSession() as session:
             client = NeuroMorpho(session=session, rate_limit=None)
             ids = [r["neuron_id"] for r in client.search(limit=count)]
@@ -246,10 +247,8 @@ def bench_bulk(neurons: int, count: int, sample: int, rtt: float) -> dict[str, A
             bulk_requests = emulator.call("stats")["api"]
             started = time.perf_counter()
             for nid in ids[:sample]:
-                try:
+                with suppress(LookupError):
                     client.morphometry(nid)
-                except LookupError:
-                    pass
             per_id_seconds = (time.perf_counter() - started) * len(ids) / sample
     return {
         "rtt_ms": rtt * 1000,
@@ -291,7 +290,7 @@ def bench_offline(neurons: int, workdir: str, repeat: int) -> dict[str, Any]:
         key=lambda fvn: abs(fvn[2] - target),
     )
     busiest = max(nmo.partition("archive").items(), key=lambda kv: kv[1])[0]
-    results = {
+    return {
         "neurons": neurons,
         "mirror_built_seconds": round(built["seconds"], 1),
         "emulator_built_seconds": round(build_emulator, 1),
@@ -304,7 +303,6 @@ def bench_offline(neurons: int, workdir: str, repeat: int) -> dict[str, Any]:
         "partition_list_field_ms": median_ms(lambda: nmo.partition("brain_region"), repeat),
         "file_bytes_per_neuron": round(os.path.getsize(path) / neurons),
     }
-    return results
 
 
 # -- report ---------------------------------------------------------------------------------------
