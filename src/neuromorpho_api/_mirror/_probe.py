@@ -100,14 +100,23 @@ def case_probe(fetch: Fetcher, field: str, counts: Mapping[str, int]) -> str:
 
 
 def order_probe(fetch: Fetcher, field: str, counts: Mapping[str, int]) -> dict[str, str]:
-    """Whether ``/partition`` lists values in code-point order and ``/fields`` most frequent
-    first (ties in code-point order): the orders the mirror reproduces. One request."""
-    partition_ok = list(counts) == sorted(counts)
+    """The orders ``/partition`` and ``/fields`` list values in, as the mirror must repeat them.
+
+    ``"value"``: code-point order; ``"count"``: most frequent first, ties in code-point order;
+    ``"differs"``: neither, ``"unknown"``: both (the mirror then refuses to list them). ``counts`` is the
+    partition as served, in its order; one request, for ``/fields/{field}``.
+    """
     doc = fetch.get("neuron", "fields", field, params={"page": 0, "size": PAGE})
     values, block = _parse.parse_values(doc, field=field, url=fetch.url("neuron", "fields"))
-    expected = sorted(counts, key=lambda k: (-counts[k], k))
-    values_ok = block.total_pages <= 1 and values == expected
     return {
-        "partition_order": "verified" if partition_ok else "differs",
-        "values_order": "verified" if values_ok else "differs",
+        "partition_order": _order_of(list(counts), counts),
+        "values_order": _order_of(values, counts) if block.total_pages <= 1 else "differs",
     }
+
+
+def _order_of(listed: list[str], counts: Mapping[str, int]) -> str:
+    by_value = listed == sorted(counts)
+    by_count = listed == sorted(counts, key=lambda k: (-counts[k], k))
+    if by_value and by_count:
+        return "unknown"  # both orders agree on this field: they cannot be told apart
+    return "value" if by_value else "count" if by_count else "differs"

@@ -186,25 +186,37 @@ class Mirror:
         )
         return {str(v): int(n) for v, n in rows}
 
-    def _check_order(self, what: str) -> None:
-        if self._meta(f"{what}_order") != "verified":
+    def _order(self, what: str) -> str:
+        """How the server orders ``what`` (``values``/``partition``), as settled at sync time."""
+        order = self._meta(f"{what}_order")
+        if order == "verified":  # written by earlier versions: the one order they knew
+            order = "count" if what == "values" else "value"
+        if order not in ("value", "count"):
             raise OfflineUnsupportedError(
                 f"{what}()",
                 f"the server's order of {what} was not confirmed at sync time "
                 "(see the mirror's sync report)",
             )
+        return order
+
+    def _ordered(self, what: str, field: str) -> list[tuple[str, int]]:
+        order = self._order(what)
+        counts = self._counts(field)
+        if order == "count":
+            return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return sorted(counts.items())
+
+    def stored_values(self, field: str) -> list[str]:
+        """Every distinct value of ``field``, in no promised order (for checking values)."""
+        return list(self._counts(field))
 
     def values(self, field: str) -> list[str]:
-        """Every distinct value of ``field``: most frequent first, ties in code-point order."""
-        self._check_order("values")
-        counts = self._counts(field)
-        return sorted(counts, key=lambda k: (-counts[k], k))
+        """Every distinct value of ``field``, in the server's order (settled at sync time)."""
+        return [value for value, _ in self._ordered("values", field)]
 
     def partition(self, field: str) -> dict[str, int]:
-        """Number of neurons for each value of ``field``, values in code-point order."""
-        self._check_order("partition")
-        counts = self._counts(field)
-        return {k: counts[k] for k in sorted(counts)}
+        """Number of neurons for each value of ``field``, in the server's order."""
+        return dict(self._ordered("partition", field))
 
     # -- search -----------------------------------------------------------------------------
 
