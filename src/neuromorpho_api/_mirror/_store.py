@@ -40,19 +40,14 @@ def _fold(value: str | None) -> str | None:
 class Mirror:
     """Read-only view of a mirror file: the client's query methods, answered offline.
 
-    Parameters
-    ----------
-    path
-        The mirror file, as written by :func:`~neuromorpho_api._mirror.sync`.
+    Args:
+        path: The mirror file, as written by :func:`~neuromorpho_api._mirror.sync`.
 
-    Raises
-    ------
-    MirrorError
-        No mirror at ``path``, or it was never completely synced.
-    MirrorCorruptError
-        The file is damaged or another program's database.
-    MirrorVersionError
-        The file's schema is older (sync to migrate it) or newer than this version reads.
+    Raises:
+        MirrorError: No mirror at ``path``, or it was never completely synced.
+        MirrorCorruptError: The file is damaged or another program's database.
+        MirrorVersionError: The file's schema is older (sync to migrate it) or newer than
+            this version reads.
 
     Answers equal the server's for the same criteria: the same records in the same order
     (``neuron_id`` compared as text), the same counts. A query the mirror cannot answer

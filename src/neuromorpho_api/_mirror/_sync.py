@@ -492,38 +492,29 @@ def sync(
 ) -> SyncReport:
     """Bring the mirror at ``path`` up to date with ``client``'s server.
 
-    Parameters
-    ----------
-    client
-        The :class:`NeuroMorpho` client whose session, rate limit and base URL are used.
-    path
-        The mirror file; created if missing.
-    morphometry, pvec, literature
-        Also keep these collections.
-    full
-        Fetch every record (exact); otherwise only what the cheap checks show has changed.
-    rebuild
-        Move an unreadable or foreign file at ``path`` aside (``.broken-<time>``) and start anew.
-    progress
-        Progress bar on stderr: ``None`` when a person is watching.
-    page_hook
-        Called as ``hook(task, page)`` after each page is committed (tests interrupt here).
+    Args:
+        client: The client (:class:`~neuromorpho_api.NeuroMorpho` or any
+            :class:`~neuromorpho_api._bulk.Api`) whose session, rate limit and base URL are used.
+        path: The mirror file; created if missing.
+        morphometry: Also keep the morphometry.
+        pvec: Also keep the persistence vectors.
+        literature: Also keep the literature.
+        full: Fetch every record (exact); otherwise only what the cheap checks show changed.
+        rebuild: Move an unreadable or foreign file at ``path`` aside (``.broken-<time>``)
+            and start anew.
+        progress: Progress bar on stderr; ``None``: when a person is watching.
+        page_hook: Called as ``hook(task, page)`` after each page is committed (tests
+            interrupt here).
 
-    Returns
-    -------
-    SyncReport
+    Returns:
+        What changed and what it cost, as a :class:`SyncReport`.
 
-    Raises
-    ------
-    MirrorLockedError
-        Another process is syncing ``path``.
-    MirrorCorruptError
-        ``path`` is damaged or another program's file (use ``rebuild=True``).
-    MirrorError
-        The disk is full, or the server changed while being read; the mirror still holds
-        its last complete sync, and a rerun continues.
-    APIError
-        The server failed; a rerun continues where this one stopped.
+    Raises:
+        MirrorLockedError: Another process is syncing ``path``.
+        MirrorCorruptError: ``path`` is damaged or another program's file (use ``rebuild``).
+        MirrorError: The disk is full, or the server changed while being read; the mirror
+            still holds its last complete sync, and a rerun continues.
+        APIError: The server failed; a rerun continues where this one stopped.
     """
     path = os.fspath(path)
     started = time.monotonic()
