@@ -241,6 +241,13 @@ class Columns:
     def keys(self) -> list[str]:
         return list(self.col)
 
+    def key_for(self, name: str) -> str | None:
+        """The record key a field name stands for: itself, or its one case-insensitive match."""
+        if name in self.col:
+            return name
+        same = [k for k in self.col if k.casefold() == name.casefold()]
+        return same[0] if len(same) == 1 else None
+
     def ensure(self, key: str, value: Any) -> None:
         """Register ``key`` (adding its columns to the live and staging tables) if new, and
         turn a scalar field into a list field the first time a list shows up in it.

@@ -1,4 +1,8 @@
-"""``Mirror``: answer the client's questions from a synced mirror file, sending no request."""
+"""``Mirror``: answer the client's questions from a synced mirror file, sending no request.
+
+This module is long because ``Mirror`` answers the client's whole query surface (fields,
+values, counts, searches, single neurons, morphometry, pvec, literature) from one file.
+"""
 
 # SQL here interpolates only table names from fixed lists and column names the mirror made
 # itself (c1, r1, ...: validated when read back); every value is a bound parameter.

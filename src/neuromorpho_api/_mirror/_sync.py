@@ -19,8 +19,7 @@ Incremental sync detects records added to, removed from, or moved between archiv
 upload dates. A record edited in place without any such count changing is found only by
 ``full=True``, which is exact.
 
-This module is long because planning, paging and merging share one plan object; its
-seam for splitting is ``_Run.merge``/``merge_objects`` (into ``_merge``) in phase 2.
+Merging staging into the live tables is ``_merge``.
 """
 
 # SQL here interpolates only table names from fixed lists and column names the mirror made
@@ -29,8 +28,6 @@ seam for splitting is ``_Run.merge``/``merge_objects`` (into ``_merge``) in phas
 
 from __future__ import annotations
 
-import contextlib
-import datetime
 import json
 import math
 import os
@@ -43,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from neuromorpho_api import _bulk, _parse, _query
-from neuromorpho_api._mirror import _lock, _probe, _records, _schema
+from neuromorpho_api._mirror import _lock, _merge, _probe, _records, _schema
 from neuromorpho_api._mirror._errors import REBUILD_HINT, MirrorError
 from neuromorpho_api._progress import make_progress
 
@@ -52,7 +49,6 @@ __all__ = ["SyncReport", "sync"]
 PAGE = 500
 _KEYS = {"neuron": "neuronResources", "morphometry": "measurements", "pvec": "pvecs"}
 _KEYS["literature"] = "publicationResources"
-_TABLE = {"morphometry": "morphometry", "pvec": "pvec", "literature": "literature"}
 _DIFF_FIELDS = ("archive", "upload_date")
 
 
@@ -144,7 +140,7 @@ class _Run:
             changed: dict[str, list[str]] = {}
             touched = 0
             for name in _DIFF_FIELDS:
-                key = self._key(name)
+                key = self.columns.key_for(name)
                 mine = _records.partition_counts(self.db, self.columns, key) if key else {}
                 theirs = server["partitions"][name]
                 diff = sorted(v for v in {*mine, *theirs} if mine.get(v) != theirs.get(v))
@@ -191,12 +187,6 @@ class _Run:
         settled["case_sensitive"] = _probe.case_probe(fetch, "species", species)
         settled.update(_probe.order_probe(fetch, "species", species))
         return settled
-
-    def _key(self, name: str) -> str | None:
-        if name in self.columns.col:
-            return name
-        same = [k for k in self.columns.col if k.casefold() == name.casefold()]
-        return same[0] if len(same) == 1 else None
 
     # -- fetching ---------------------------------------------------------------------------
 
@@ -358,104 +348,6 @@ class _Run:
         task["done"] = True
         self.save(plan)
 
-    # -- merging ----------------------------------------------------------------------------
-
-    def merge(self, plan: dict[str, Any]) -> tuple[int, int, int]:
-        """Move staging into the live tables in one transaction; (added, updated, removed)."""
-        db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS affected (neuron_id INTEGER PRIMARY KEY)")
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute("DELETE FROM affected")
-            if plan["full"]:
-                db.execute("INSERT INTO affected SELECT neuron_id FROM neurons")
-            else:
-                for name, values in plan["changed"].items():
-                    key = self._key(name)
-                    if key is None or not values:
-                        continue
-                    col = self.columns.col[key]
-                    marks = ",".join("?" * len(values))
-                    db.execute(
-                        f"INSERT OR IGNORE INTO affected SELECT neuron_id FROM neurons "
-                        f"WHERE {col} IN ({marks})",
-                        values,
-                    )
-            db.execute("INSERT OR IGNORE INTO affected SELECT neuron_id FROM stage_neurons")
-            added = db.execute(
-                "SELECT count(*) FROM stage_neurons WHERE neuron_id NOT IN "
-                "(SELECT neuron_id FROM neurons)"
-            ).fetchone()[0]
-            updated = db.execute(
-                "SELECT count(*) FROM stage_neurons s JOIN neurons n USING (neuron_id) "
-                "WHERE s.raw != n.raw"
-            ).fetchone()[0]
-            removed = db.execute(
-                "SELECT count(*) FROM affected WHERE neuron_id IN (SELECT neuron_id FROM neurons) "
-                "AND neuron_id NOT IN (SELECT neuron_id FROM stage_neurons)"
-            ).fetchone()[0]
-            gone = "SELECT neuron_id FROM affected"
-            db.execute(f"DELETE FROM neurons WHERE neuron_id IN ({gone})")
-            db.execute(f"DELETE FROM neuron_values WHERE neuron_id IN ({gone})")
-            cols = ",".join(["neuron_id", "id_text", "raw", *self.columns.scalar_columns()])
-            db.execute(f"INSERT INTO neurons ({cols}) SELECT {cols} FROM stage_neurons")
-            db.execute("INSERT INTO neuron_values SELECT * FROM stage_neuron_values")
-            self.merge_objects(plan)
-            _records.refresh_counts(db, self.columns)
-            self.write_meta(plan)
-            for table in ("neurons", "neuron_values", "morphometry", "pvec", "literature"):
-                db.execute(f"DELETE FROM stage_{table}")
-            db.execute("DELETE FROM stage_seen")
-            db.execute("DELETE FROM sync_state")
-            db.execute("COMMIT")
-        except BaseException:
-            _schema.rollback(db)
-            raise
-        return int(added), int(updated), int(removed)
-
-    def merge_objects(self, plan: dict[str, Any]) -> None:
-        db = self.db
-        kinds = {t.get("collection"): t["kind"] for t in plan["tasks"]}
-        for name, table in _TABLE.items():
-            kind = kinds.get(name)
-            if kind == "objects":
-                db.execute(f"DELETE FROM {table}")
-            elif name != "literature":
-                # drop what belongs to removed or re-fetched neurons; keep the rest
-                refetched: list[int] = next(
-                    (t.get("ids", []) for t in plan["tasks"] if t.get("collection") == name), []
-                )
-                db.execute(
-                    f"DELETE FROM {table} WHERE neuron_id NOT IN (SELECT neuron_id FROM neurons)"
-                )
-                for start in range(0, len(refetched), PAGE):
-                    chunk = refetched[start : start + PAGE]
-                    marks = ",".join("?" * len(chunk))
-                    db.execute(f"DELETE FROM {table} WHERE neuron_id IN ({marks})", chunk)
-            db.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM stage_{table}")
-
-    def write_meta(self, plan: dict[str, Any]) -> None:
-        server = plan["server"]
-        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        values = {
-            "source": self.client.base_url,
-            "server_total": str(server["total"]),
-            "synced_at": now,
-            "partitions": _records.dumps(server["partitions"]),
-            **plan["meta"],
-        }
-        if plan["full"]:
-            values["full_synced_at"] = now
-        for name, on in plan["options"].items():
-            if on:
-                values[f"has_{name}"] = "1"
-            elif name != "literature":
-                values[f"has_{name}"] = "0"  # no longer kept in step with the neurons
-        if "morphometry" in server:
-            values["morphometry_total"] = str(server["morphometry"])
-        for key, value in values.items():
-            _schema.set_meta(self.db, key, value)
-
 
 def _open(path: str, rebuild: bool) -> sqlite3.Connection:
     if rebuild and os.path.exists(path):
@@ -535,9 +427,9 @@ def sync(
                 run.save(plan)
                 db.execute("COMMIT")
             run.run_tasks(plan)
-            counts = run.merge(plan)
+            counts = _merge.merge(db, run.columns, plan, client.base_url)
             report = _report(run, plan, counts, started)
-            _compact(db)
+            _merge.compact(db)
             return report
         except sqlite3.OperationalError as exc:
             if "full" in str(exc).lower():
@@ -554,24 +446,10 @@ def sync(
             db.close()
 
 
-def _compact(db: sqlite3.Connection) -> None:
-    """Give the pages staging left free back to the disk once they are a quarter of the file.
-
-    A full sync stages every record before it merges, so it leaves about half the file free;
-    an incremental one leaves little, which the next sync reuses. Skipped, never fatal, when
-    the disk lacks room for the copy VACUUM makes: the mirror is complete either way.
-    """
-    pages = db.execute("PRAGMA page_count").fetchone()[0]
-    free = db.execute("PRAGMA freelist_count").fetchone()[0]
-    if free * 4 > pages:
-        with contextlib.suppress(sqlite3.OperationalError):
-            db.execute("VACUUM")
-
-
 def _touch(run: _Run, plan: dict[str, Any]) -> None:
     run.db.execute("BEGIN IMMEDIATE")
     try:
-        run.write_meta(plan)
+        _merge.write_meta(db=run.db, plan=plan, source=run.client.base_url)
         run.db.execute("COMMIT")
     except BaseException:
         _schema.rollback(run.db)
@@ -583,7 +461,7 @@ def _report(
 ) -> SyncReport:
     mismatches: dict[str, dict[str, tuple[int, int]]] = {}
     for name, theirs in plan["server"]["partitions"].items():
-        key = run._key(name)
+        key = run.columns.key_for(name)
         mine = _records.partition_counts(run.db, run.columns, key) if key else {}
         diff = {
             v: (theirs.get(v, 0), mine.get(v, 0))
