@@ -67,6 +67,18 @@ the traceback.
 """
 
 
+DOWNLOAD_EPILOG = """\
+examples:
+  neuromorpho download species=rat brain_region=neocortex --out swc/
+  neuromorpho download archive=Smith --kind swc --kind png --out smith/
+  neuromorpho download "neuron_name=cnic_*" --kind original --metadata csv -o cnic/
+
+exit status: 0 every file complete, or no neuron matched (says "no neurons match" and creates
+nothing), 1 some failed, 2 usage error, 130 interrupted (completed files are kept; rerun
+the same command to resume)
+"""
+
+
 class UsageError(Exception):
     """A command-line mistake: reported in one line, exit status 2."""
 
@@ -270,25 +282,56 @@ class _UrlWriter:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    import warnings
+
+    from neuromorpho_api._download import DiskFullError, DownloadInterrupted
+
     criteria = parse_criteria(args.criteria)
-    if not criteria:
+    if not criteria and not args.all:
         raise UsageError(
-            "give at least one criterion, e.g. species=rat (downloading everything is 18 GB)"
+            "give at least one criterion, e.g. species=rat, or --all for every neuron (18 GB) "
+            "(see neuromorpho download --help)"
+        )
+    if not args.out.strip():
+        raise UsageError(
+            "--out is empty: give the destination directory (see neuromorpho download --help)"
         )
     client = _client(args)
-    report = client.download(
-        criteria,
-        args.out,
-        workers=args.workers,
-        limit=args.limit,
-        metadata=args.metadata,
-        rate_limit=args.rate_limit,
-        verify_existing=not args.fast_resume,
-        progress=False if args.quiet else None,
-    )
+    # Warnings (e.g. --workers above the politeness bound) as one line each, not two.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            report = client.download(
+                criteria,
+                args.out,
+                workers=args.workers,
+                limit=args.limit,
+                metadata=args.metadata,
+                rate_limit=args.rate_limit,
+                verify_existing=not args.fast_resume,
+                progress=False if args.quiet else None,
+                kinds=args.kind or ("swc",),
+                all=args.all,
+            )
+        except DownloadInterrupted as interrupted:
+            kept = interrupted.report.kept
+            return _fail(
+                f"interrupted: {kept} file{'s' if kept != 1 else ''} kept in {args.out}; "
+                "rerun the same command to resume",
+                EXIT_INTERRUPTED,
+            )
+        except DiskFullError as error:
+            return _fail(str(error), EXIT_FAILED)
+        finally:
+            for warning in caught:
+                print(f"neuromorpho: warning: {warning.message}", file=sys.stderr)
+    if not report.kept and not report.failed:
+        return _no_match(args)
     _info(args, str(report))
+    for warning_text in report.warnings:
+        print(f"neuromorpho: warning: {warning_text}", file=sys.stderr)
     for failure in report.failed:
-        print(f"failed: {failure.name}: {failure.reason}", file=sys.stderr)
+        print(f"failed: {failure}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -541,20 +584,35 @@ def build_parser() -> argparse.ArgumentParser:
     download = command(
         "download", cmd_download, "download the standardized SWC files of the matching neurons"
     )
-    download.add_argument("criteria", nargs="+", metavar="CRITERION", help=criteria_help)
+    download.epilog = DOWNLOAD_EPILOG
+    download.formatter_class = argparse.RawDescriptionHelpFormatter
+    download.add_argument("criteria", nargs="*", metavar="CRITERION", help=criteria_help)
     download.add_argument(
         "--out",
         "-o",
         required=True,
         metavar="DIR",
-        help="destination directory (created; reruns resume)",
+        help="destination directory (checked before any download, created; reruns resume)",
+    )
+    download.add_argument(
+        "--all",
+        action="store_true",
+        help="with no criteria, download every neuron on the site (about 18 GB)",
+    )
+    download.add_argument(
+        "--kind",
+        action="append",
+        choices=("swc", "original", "standardization_log", "remaining_issues", "png"),
+        help="which file of each neuron; repeat for several (default: swc, the standardized "
+        "reconstruction; original is the file as uploaded)",
     )
     download.add_argument(
         "--workers",
         type=_positive_int,
         default=4,
         metavar="N",
-        help="parallel downloads (default: %(default)s, the site's politeness bound)",
+        help="parallel downloads (default: %(default)s, the site's politeness bound; more is "
+        "allowed, with a warning)",
     )
     download.add_argument("--limit", type=_positive_int, metavar="N", help="at most N neurons")
     download.add_argument(

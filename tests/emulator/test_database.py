@@ -233,12 +233,6 @@ def test_large_database_is_fast_and_scales() -> None:
     assert len(big.search("neuron_name:CB_CKp25_2w_F_Animal01_*")) == 15
 
 
-def test_default_build_is_fast() -> None:
-    start = time.perf_counter()
-    SyntheticDatabase()
-    assert time.perf_counter() - start < 0.5
-
-
 def test_determinism(db: SyntheticDatabase) -> None:
     again = SyntheticDatabase()
     assert again.neurons == db.neurons

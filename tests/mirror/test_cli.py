@@ -100,6 +100,6 @@ def test_pvec_rows_one_column_per_coefficient(emu: Emulator, nmo: NeuroMorpho) -
 
 
 def test_no_match_is_an_empty_output_and_a_note(emu: Emulator) -> None:
-    done = run(["morphometry", "species=no such species"], emu)
+    done = run(["morphometry", "neuron_name=no_such_neuron*"], emu)
     assert (done.returncode, done.stdout) == (0, "")
     assert "no neurons with morphometry match" in done.stderr

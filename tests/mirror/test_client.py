@@ -172,3 +172,40 @@ def test_an_empty_environment_variable_is_no_choice(
     assert _paths.default_path({_paths.ENV_VAR: "  "}) == str(tmp_path / "mirror.sqlite")
     assert _paths.default_path({_paths.ENV_VAR: "~/m.sqlite"}) == os.path.expanduser("~/m.sqlite")
     assert not (tmp_path / "mirror.sqlite").exists()  # naming a path creates nothing
+
+
+def test_offline_search_is_the_same_result_type(
+    emu: Emulator, nmo: NeuroMorpho, synced_file: Path
+) -> None:
+    from neuromorpho_api import SearchResult
+
+    online = nmo.search(archive="Smith", limit=40)
+    expected_len, expected_repr = len(online), repr(online)
+    expected_frame = online.to_dataframe()
+    with NeuroMorphoSession() as session:
+        off = NeuroMorpho(session=session, rate_limit=None, mirror=synced_file)
+        emu.reset()
+        result = off.search(archive="Smith", limit=40)
+        assert isinstance(result, SearchResult)
+        assert (len(result), repr(result)) == (expected_len, expected_repr)
+        frame = result.to_dataframe()  # typed columns, as online
+        assert frame.equals(expected_frame) and list(frame.dtypes) == list(expected_frame.dtypes)
+        articles = off.literature(limit=3)
+        assert isinstance(articles, SearchResult) and len(articles) == 3
+        assert "3 articles" in repr(articles)
+    assert emu.requests == []
+
+
+def test_the_value_check_answers_as_online(nmo: NeuroMorpho, synced_file: Path) -> None:
+    from neuromorpho_api import UnknownValueError
+
+    checked = NeuroMorpho(session=nmo.session, rate_limit=None)
+    offline = NeuroMorpho(session=nmo.session, rate_limit=None, mirror=synced_file)
+    for criteria in ({"species": "rats"}, {"species": "Rat"}, {"brain_region": "neocortx"}):
+        with pytest.raises(UnknownValueError) as online_error:
+            checked.count(criteria)
+        with pytest.raises(UnknownValueError) as offline_error:
+            offline.count(criteria)
+        assert str(offline_error.value) == str(online_error.value)
+    stripped = {"species": "dragonfly"}  # stored as "dragonfly ": sent as stored
+    assert offline.count(stripped) == checked.count(stripped)

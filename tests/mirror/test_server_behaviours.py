@@ -34,7 +34,7 @@ def changing() -> Iterator[Emulator]:
 @pytest.fixture
 def client(changing: Emulator) -> Iterator[NeuroMorpho]:
     with NeuroMorphoSession() as session:
-        yield NeuroMorpho(session=session, rate_limit=None)
+        yield NeuroMorpho(session=session, rate_limit=None, check_values=False)
 
 
 def _same(path: Path, client: NeuroMorpho) -> None:

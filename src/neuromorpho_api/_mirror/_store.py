@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from neuromorpho_api import _parse, _query
@@ -359,7 +359,9 @@ class Mirror:
         sql, args = where
         return int(self._rows(f"SELECT count(*) FROM neurons n WHERE {sql}", args)[0][0])
 
-    def _stream(self, table: str, sql: str, args: Sequence[Any]) -> Iterator[dict[str, Any]]:
+    def _stream(
+        self, table: str, sql: str, args: Sequence[Any]
+    ) -> Generator[dict[str, Any], None, None]:
         """Run ``sql`` now (errors surface at call time), then yield its records lazily."""
         with self._lock:
             cursor = self._db.execute(sql, args)
@@ -368,7 +370,7 @@ class Mirror:
 
     def _drain(
         self, table: str, cursor: sqlite3.Cursor, batch: list[Any]
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         unpack = self._codec.unpack_many
         try:
             while batch:
@@ -489,52 +491,67 @@ class Mirror:
         self, article_id: str | None = None, /, *, limit: int | None = None
     ) -> dict[str, Any] | Iterator[dict[str, Any]]:
         """One article by id, or every article in ``article_id`` order (no criteria offline)."""
-        self._synced("literature")
         if article_id is not None:
-            rows = self._rows("SELECT raw FROM literature WHERE article_id = ?", (article_id,))
-            if not rows:
-                raise ArticleNotFound(article_id)
-            return dict(self._codec.unpack("literature", rows[0][0]))
-        sql = "SELECT raw FROM literature ORDER BY article_id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return self._stream("literature", sql, ())
+            return self.article(article_id)
+        return self.articles(limit).records()
+
+    def article(self, article_id: str) -> dict[str, Any]:
+        """One article by id; :class:`ArticleNotFound` if the mirror has none."""
+        self._synced("literature")
+        rows = self._rows("SELECT raw FROM literature WHERE article_id = ?", (article_id,))
+        if not rows:
+            raise ArticleNotFound(article_id)
+        return dict(self._codec.unpack("literature", rows[0][0]))
+
+    def articles(self, limit: int | None = None) -> OfflineRecords:
+        """Every article in ``article_id`` order, as :class:`OfflineRecords`."""
+        self._synced("literature")
+        return OfflineRecords(
+            self, ("1", []), limit, table="literature", order="article_id", ident="article_id"
+        )
 
 
 class OfflineRecords:
-    """The records of one offline search, in the server's order: what a search result wraps.
+    """The records of one offline query, in the server's order: what a search result wraps.
 
     The query was checked when this was made; :meth:`count` and :meth:`records` run it (the
     records lazily, from one cursor), and :attr:`preview` holds the first few once counted.
     """
 
-    ident = "neuron_id"
-
-    def __init__(self, mirror: Mirror, where: tuple[str, list[Any]], limit: int | None) -> None:
+    def __init__(
+        self,
+        mirror: Mirror,
+        where: tuple[str, list[Any]],
+        limit: int | None,
+        *,
+        table: str = "neurons",
+        order: str = "id_text",
+        ident: str = "neuron_id",
+    ) -> None:
         self.mirror = mirror
         self.where = where
         self.limit = limit
+        self.table = table
+        self.order = order
+        self.ident = ident
         self.total: int | None = None
         self.preview: list[dict[str, Any]] = []
 
+    def _sql(self, what: str) -> str:
+        return f"SELECT {what} FROM {self.table} n WHERE {self.where[0]}"
+
     def count(self) -> int:
-        """How many records the search gives (capped at ``limit``)."""
+        """How many records the query gives (capped at ``limit``)."""
         if self.total is None:
-            self.total = self.mirror.count_where(self.where)
-            sql, args = self.where
-            self.preview = list(
-                self.mirror._stream(
-                    "neurons",
-                    f"SELECT raw FROM neurons n WHERE {sql} ORDER BY id_text LIMIT 5",
-                    args,
-                )
-            )
+            args = self.where[1]
+            self.total = int(self.mirror._rows(self._sql("count(*)"), args)[0][0])
+            first = f"{self._sql('raw')} ORDER BY {self.order} LIMIT 5"
+            self.preview = list(self.mirror._stream(self.table, first, args))
         return self.total if self.limit is None else min(self.total, self.limit)
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Every matching record, ``neuron_id`` compared as text, at most ``limit``."""
-        sql, args = self.where
-        text = f"SELECT raw FROM neurons n WHERE {sql} ORDER BY id_text"
+    def records(self) -> Generator[dict[str, Any], None, None]:
+        """Every matching record in the server's order, at most ``limit``."""
+        text = f"{self._sql('raw')} ORDER BY {self.order}"
         if self.limit is not None:
             text += f" LIMIT {int(self.limit)}"
-        return self.mirror._stream("neurons", text, args)
+        return self.mirror._stream(self.table, text, self.where[1])
