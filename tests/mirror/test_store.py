@@ -246,6 +246,8 @@ def test_client_with_a_mirror_equals_online_for_raw_q_fq(
         session=nmo.session, rate_limit=None, check_values=False, mirror=synced_file
     )
     q, fq = clauses[0], clauses[1:]
-    online = list(nmo.search(criteria, q=q, fq=fq, limit=limit))
-    assert list(offline.search(criteria, q=q, fq=fq, limit=limit)) == online
+    online = nmo.search(criteria, q=q, fq=fq, limit=limit)
+    result = offline.search(criteria, q=q, fq=fq, limit=limit)
+    assert len(result) == len(online)  # the same result type, the same total
+    assert list(result) == list(online)
     assert offline.count(criteria, q=q, fq=fq) == nmo.count(criteria, q=q, fq=fq)
