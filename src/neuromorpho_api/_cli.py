@@ -354,28 +354,36 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _measurement_rows(args: argparse.Namespace, kind: str) -> int:
-    """``morphometry``/``pvec``: one row per matching neuron, numbers as numbers."""
+    """``morphometry``/``pvec``: one row per matching neuron, numbers as numbers.
+
+    CSV and JSON lines stream, 500 neurons at a time; a table waits for every row (widths).
+    """
     client = _client(args)
     records = client.search(parse_criteria(args.criteria), limit=args.limit)
     many = client.morphometry_many if kind == "morphometry" else client.pvec_many
-    rows: list[dict[str, Any]] = []
-    for record, found in _in_order(records, many):
-        row = {"neuron_id": record["neuron_id"], "neuron_name": record.get("neuron_name")}
-        for key, value in found.items():
-            if isinstance(value, list):  # a pvec's coefficients: one column each
-                row.update({f"{key}_{i}": item for i, item in enumerate(value)})
-            elif key not in row:
-                row[key] = value
-        rows.append(row)
-    if not rows:
+    rows = iter(_row(record, found) for record, found in _in_order(records, many))
+    first = next(rows, None)
+    if first is None:
         _info(args, f"neuromorpho: no neurons with {kind} match")
         return EXIT_OK
     if args.format == "table":
-        _write_number_table(rows, sys.stdout)
+        every = [first, *rows]
+        _write_number_table(every, sys.stdout)
+        count = len(every)
     else:
-        write_records(rows, args.format, sys.stdout)
-    _info(args, f"{len(rows)} neuron{'s' if len(rows) != 1 else ''} with {kind}")
+        count = write_records(itertools.chain([first], rows), args.format, sys.stdout)
+    _info(args, f"{count} neuron{'s' if count != 1 else ''} with {kind}")
     return EXIT_OK
+
+
+def _row(record: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, Any]:
+    row = {"neuron_id": record["neuron_id"], "neuron_name": record.get("neuron_name")}
+    for key, value in found.items():
+        if isinstance(value, list):  # a pvec's coefficients: one column each
+            row.update({f"{key}_{i}": item for i, item in enumerate(value)})
+        elif key not in row:
+            row[key] = value
+    return row
 
 
 def _in_order(records: Any, many: Callable[[list[Any]], dict[int, Any]]) -> Any:

@@ -259,7 +259,7 @@ class NeuroMorpho:
     # -- fields ----------------------------------------------------------------------------
 
     def _fields(self, collection: str) -> list[str]:
-        offline = self._offline(f"{collection} fields", neuron_only=collection)
+        offline = self._offline(f"{collection} fields", collection=collection)
         if offline is not None:
             return offline.fields()
         with self._lock:
@@ -283,7 +283,7 @@ class NeuroMorpho:
         return [*known, *_query.EXTRA_FIELDS] if collection == "neuron" else known
 
     def _values(self, collection: str, field: str) -> list[str]:
-        offline = self._offline(f"{collection} values", neuron_only=collection)
+        offline = self._offline(f"{collection} values", collection=collection)
         if offline is not None:
             return offline.values(field)
         return list(
@@ -292,7 +292,7 @@ class NeuroMorpho:
 
     def _field_values(self, collection: str, field: str) -> list[str]:
         """Every value of ``field`` (the server's spelling), fetched once per client and field."""
-        offline = self._offline(f"{collection} values", neuron_only=collection)
+        offline = self._offline(f"{collection} values", collection=collection)
         if offline is not None:
             return offline.stored_values(field)  # any order: the value check's set
         key = (collection, field)
@@ -309,7 +309,7 @@ class NeuroMorpho:
         return cached
 
     def _partition(self, collection: str, field: str) -> dict[str, int]:
-        offline = self._offline(f"{collection} partition", neuron_only=collection)
+        offline = self._offline(f"{collection} partition", collection=collection)
         if offline is not None:
             return offline.partition(field)
         field = _query.resolve_field(field, self._known(collection))
@@ -936,7 +936,7 @@ class NeuroMorpho:
         if old is not None:
             old.close()
 
-    def _offline(self, what: str = "", neuron_only: str = "neuron") -> Mirror | None:
+    def _offline(self, what: str = "", collection: str = "neuron") -> Mirror | None:
         """The opened mirror when this client answers offline, else ``None``.
 
         A mirror path without a file yet is opened on first use (after :meth:`sync`), so
@@ -944,7 +944,7 @@ class NeuroMorpho:
         """
         if self.mirror is None:
             return None
-        if neuron_only != "neuron":
+        if collection != "neuron":
             from neuromorpho_api._mirror import OfflineUnsupportedError
 
             raise OfflineUnsupportedError(what, "the mirror keeps neuron fields only")
