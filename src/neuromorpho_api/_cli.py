@@ -361,7 +361,8 @@ def _measurement_rows(args: argparse.Namespace, kind: str) -> int:
     client = _client(args)
     records = client.search(parse_criteria(args.criteria), limit=args.limit)
     many = client.morphometry_many if kind == "morphometry" else client.pvec_many
-    rows = iter(_row(record, found) for record, found in _in_order(records, many))
+    expand = args.format != "jsonl"  # JSON keeps a list a list; CSV and tables want cells
+    rows = iter(_row(record, found, expand) for record, found in _in_order(records, many))
     first = next(rows, None)
     if first is None:
         _info(args, f"neuromorpho: no neurons with {kind} match")
@@ -376,10 +377,10 @@ def _measurement_rows(args: argparse.Namespace, kind: str) -> int:
     return EXIT_OK
 
 
-def _row(record: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, Any]:
+def _row(record: Mapping[str, Any], found: Mapping[str, Any], expand: bool) -> dict[str, Any]:
     row = {"neuron_id": record["neuron_id"], "neuron_name": record.get("neuron_name")}
     for key, value in found.items():
-        if isinstance(value, list):  # a pvec's coefficients: one column each
+        if expand and isinstance(value, list):  # a pvec's coefficients: one column each
             row.update({f"{key}_{i}": item for i, item in enumerate(value)})
         elif key not in row:
             row[key] = value

@@ -103,3 +103,11 @@ def test_no_match_is_an_empty_output_and_a_note(emu: Emulator) -> None:
     done = run(["morphometry", "neuron_name=no_such_neuron*"], emu)
     assert (done.returncode, done.stdout) == (0, "")
     assert "no neurons with morphometry match" in done.stderr
+
+
+def test_pvec_json_lines_keep_the_coefficients_a_list(emu: Emulator, nmo: NeuroMorpho) -> None:
+    done = run(["pvec", "archive=Smith", "--format", "jsonl", "--limit", "2"], emu)
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) == 2
+    vector = nmo.pvec(rows[0]["neuron_id"])
+    assert vector is not None and rows[0]["coefficients"] == vector["coefficients"]
