@@ -34,6 +34,7 @@ def test_sync_then_every_query_command_offline(
     ):
         done = run(args, emu, extra_env=env)
         assert (done.returncode, done.stdout.strip()) == (0, expected), done.stderr
+        assert done.stderr == ""  # no unclosed-database ResourceWarning (Python 3.13)
     assert emu.requests == []
     done = run(["--online", "count", "species=rat"], emu, extra_env={"NEUROMORPHO_MIRROR": "x"})
     assert done.stdout.strip() == expected and _api(emu) >= 1

@@ -15,6 +15,7 @@ from neuromorpho_api._bulk import morphometry_many, pvec_many
 from neuromorpho_api._client import NeuroMorpho
 from neuromorpho_api._mirror import Mirror, OfflineUnsupportedError, sync
 from neuromorpho_api.testing import Emulator
+from tests.mirror.conftest import connected
 
 
 def _api(emu: Emulator, part: str = "/api/") -> int:
@@ -187,9 +188,8 @@ def test_other_value_orders_are_repeated(emu: Emulator, nmo: NeuroMorpho, tmp_pa
 
 
 def test_an_order_the_mirror_cannot_name_is_refused(mirror_path: Path) -> None:
-    import sqlite3
 
-    with sqlite3.connect(mirror_path) as db:
+    with connected(mirror_path) as db:
         db.execute("UPDATE meta SET value = 'differs' WHERE key = 'partition_order'")
     with Mirror(mirror_path) as m, pytest.raises(OfflineUnsupportedError, match="order"):
         m.partition("species")

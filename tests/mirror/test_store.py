@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from neuromorpho_api._mirror import Mirror, MirrorError, OfflineUnsupportedError
 from neuromorpho_api._mirror._sql import Exact, Exists, Wild, parse_clause
 from neuromorpho_api._query import quote_value
 from neuromorpho_api.testing import Emulator, SyntheticDatabase
+from tests.mirror.conftest import connected
 
 # Values drawn from the data the emulator serves (same seed and size as the session's).
 _DB = SyntheticDatabase(3000)
@@ -183,14 +183,14 @@ def test_age_and_stale_warning(mirror_path: Path) -> None:
             hours=1
         )
     old = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=31)).isoformat()
-    with sqlite3.connect(mirror_path) as db:
+    with connected(mirror_path) as db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'synced_at'", (old,))
     with pytest.warns(StaleMirrorWarning, match="31 days ago"):
         Mirror(mirror_path).close()
 
 
 def test_unsettled_case_refuses_only_when_it_matters(mirror_path: Path) -> None:
-    with sqlite3.connect(mirror_path) as db:
+    with connected(mirror_path) as db:
         db.execute("UPDATE meta SET value = 'unknown' WHERE key = 'case_sensitive'")
         db.execute("UPDATE meta SET value = 'differs' WHERE key = 'values_order'")
     with Mirror(mirror_path) as m:

@@ -28,6 +28,7 @@ from neuromorpho_api._mirror import (
     sync,
 )
 from neuromorpho_api.testing import Emulator
+from tests.mirror.conftest import connected
 
 LISTING = re.compile(r"^/api/neuron\?.*page=(\d+)")
 
@@ -54,7 +55,7 @@ def test_incremental_finds_added_and_removed_records(
     emu: Emulator, nmo: NeuroMorpho, mirror_path: Path
 ) -> None:
     smith = [r["neuron_id"] for r in emu.database.neurons if r["archive"] == "Smith"][:5]
-    with sqlite3.connect(mirror_path) as db:  # the server "gained" 5 Smith neurons...
+    with connected(mirror_path) as db:  # the server "gained" 5 Smith neurons...
         marks = ",".join("?" * len(smith))
         for table in ("neurons", "neuron_values", "morphometry"):
             db.execute(f"DELETE FROM {table} WHERE neuron_id IN ({marks})", smith)
@@ -171,7 +172,7 @@ def test_disk_full_keeps_the_last_complete_sync(
             db.execute(f"PRAGMA max_page_count = {pages + 40}")
         return db
 
-    with sqlite3.connect(mirror_path) as db:
+    with connected(mirror_path) as db:
         db.execute("VACUUM")  # no free pages left over from the last sync's staging
     with monkeypatch.context() as patch:
         patch.setattr(_schema, "connect", small_disk)
@@ -185,7 +186,7 @@ def test_corrupt_and_foreign_files(nmo: NeuroMorpho, tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.sqlite"
     garbage.write_bytes(b"not a database at all\n" * 100)
     foreign = tmp_path / "foreign.sqlite"
-    with sqlite3.connect(foreign) as db:
+    with connected(foreign) as db:
         db.execute("CREATE TABLE notes (text)")
     for path in (garbage, foreign):
         with pytest.raises(MirrorCorruptError, match="--rebuild"):
@@ -208,13 +209,13 @@ def test_truncated_mirror_is_reported_as_damaged(mirror_path: Path) -> None:
 
 
 def test_schema_versions(nmo: NeuroMorpho, mirror_path: Path) -> None:
-    with sqlite3.connect(mirror_path) as db:
+    with connected(mirror_path) as db:
         db.execute(f"PRAGMA user_version = {_schema.SCHEMA_VERSION + 1}")
     with pytest.raises(MirrorVersionError, match="newer"):
         Mirror(mirror_path)
     with pytest.raises(MirrorVersionError, match="newer"):
         sync(nmo, mirror_path, progress=False)
-    with sqlite3.connect(mirror_path) as db:
+    with connected(mirror_path) as db:
         db.execute("PRAGMA user_version = 0")
     with pytest.raises(MirrorVersionError, match="older"):
         Mirror(mirror_path)
@@ -225,7 +226,7 @@ def test_schema_versions(nmo: NeuroMorpho, mirror_path: Path) -> None:
 
 
 def test_a_new_field_from_the_server_adds_a_column(mirror_path: Path) -> None:
-    with sqlite3.connect(mirror_path) as db:
+    with connected(mirror_path) as db:
         db.isolation_level = None
         db.execute("BEGIN")
         columns = _schema.Columns(db)
@@ -260,7 +261,7 @@ def test_a_failure_inside_a_page_rolls_it_back(
         patch.setattr(_records, "insert_neurons", failing)
         with pytest.raises(Interrupt):
             sync(nmo, mirror_path, full=True, progress=False)
-    with sqlite3.connect(mirror_path) as db:
+    with connected(mirror_path) as db:
         staged = db.execute("SELECT count(*) FROM stage_neurons").fetchone()[0]
     assert staged == 500  # the first page committed, the second rolled back whole
     emu.reset()
@@ -270,7 +271,7 @@ def test_a_failure_inside_a_page_rolls_it_back(
 
 def test_a_full_sync_leaves_no_free_pages_behind(mirror_path: Path) -> None:
     # Staging holds a whole copy during a full sync; it must not stay in the file.
-    with sqlite3.connect(mirror_path) as db:
+    with connected(mirror_path) as db:
         pages = db.execute("PRAGMA page_count").fetchone()[0]
         free = db.execute("PRAGMA freelist_count").fetchone()[0]
         staged = db.execute("SELECT count(*) FROM stage_neurons").fetchone()[0]

@@ -16,6 +16,7 @@ import os
 import sqlite3
 import threading
 import warnings
+import weakref
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -84,6 +85,9 @@ class Mirror:
             self._db.close()
             raise
         self._db.create_function("nm_fold", 1, _fold, deterministic=True)
+        # Closed when the mirror is dropped or at exit, whoever still reads from it last (a
+        # search result outlives its client); Python 3.13 warns about unclosed databases.
+        weakref.finalize(self, self._db.close)
         age = datetime.datetime.now(datetime.timezone.utc) - self.synced_at
         if age > STALE_AFTER:
             warnings.warn(
