@@ -175,6 +175,11 @@ class SearchResult(Iterator[dict[str, Any]]):
     - :meth:`to_dataframe`: the records not yet iterated over, as a typed DataFrame.
     - ``repr()`` and the notebook view show the total and the first few records; they fetch at
       most the first page and never consume the iteration.
+
+    Iterating (or ``len()``) raises what :meth:`NeuroMorpho.search` documents:
+    :class:`APIError` for an unexpected answer, and at the end if fewer distinct records
+    arrived than the server announced; :mod:`requests` exceptions when the server cannot be
+    reached. Reaching ``limit``, or :meth:`close`, ends it quietly.
     """
 
     def __init__(self, pages: Records, *, what: str = "neurons") -> None:
@@ -197,7 +202,10 @@ class SearchResult(Iterator[dict[str, Any]]):
         return self._pages.count()
 
     def close(self) -> None:
-        """Stop: no more pages are fetched, and iteration ends."""
+        """Stop: no more pages are fetched, and iteration ends.
+
+        Also called on leaving a ``with`` block over the result.
+        """
         self._closed = True
         if self._records is not None:
             self._records.close()
@@ -215,6 +223,16 @@ class SearchResult(Iterator[dict[str, Any]]):
         list fields as lists, missing markers (``null``, ``""``, ``"Not reported"``...) as
         missing values and strings stripped. ``raw=True`` keeps every value as served.
         Needs pandas: ``pip install "neuromorpho-api[pandas]"``.
+
+        Args:
+            raw: Keep every value as served (numeric strings stay strings).
+
+        Returns:
+            The DataFrame; it consumes the iteration.
+
+        Raises:
+            ImportError: pandas is not installed.
+            APIError: As iterating does.
         """
         from neuromorpho_api._frames import records_frame
 
