@@ -186,6 +186,9 @@ class SyntheticDatabase:
             in about a second; an index on ``neuron_id``, ``archive`` or ``upload_date``
             makes no record). Its records differ from an eager database's of the same
             size. Default: lazy above :data:`LAZY_ABOVE` neurons.
+
+    Raises:
+        ValueError: *n_neurons* is below 1.
     """
 
     def __init__(self, n_neurons: int = 3000, *, seed: int = 0, lazy: bool | None = None) -> None:
