@@ -88,11 +88,9 @@ ILLUSTRATIVE: dict[tuple[str, str], str] = {
 }
 
 # A block defining a test function is meant to be pasted into a test file on its own, so it runs
-# in a fresh namespace and must bring its imports. Known exceptions, each to be fixed where it is:
-NOT_SELF_CONTAINED: dict[tuple[str, str], str] = {
-    ("testing.md", "def test_zero_hits_both_ways"): "testing.md is being rewritten (issue 14)",
-    ("testing.md", "def test_survives_503"): "testing.md is being rewritten (issue 14)",
-}
+# in a fresh namespace and must bring its imports. Known exceptions, each to be fixed where it is
+# (none at present):
+NOT_SELF_CONTAINED: dict[tuple[str, str], str] = {}
 
 # Placeholders in the docs, and what stands for them here.
 PLACEHOLDERS = ("/path/to/corporate-ca.pem", "/path/to/ca.pem")
