@@ -967,17 +967,26 @@ def _run(args: argparse.Namespace) -> int:
             EXIT_USAGE,
             debug=debug,
         )
+    except _errors.UnknownValueError as error:
+        # A usage mistake like an unknown field; the shell way to look the values up, not
+        # the Python one the exception's own message names.
+        hint = (
+            f"; did you mean {', '.join(repr(s) for s in error.suggestions)}?"
+            if error.suggestions
+            else ""
+        )
+        return _fail(
+            f"no neuron has {error.field}={error.value!r}{hint} "
+            f"(run `neuromorpho values {error.field}`)",
+            EXIT_USAGE,
+            debug=debug,
+        )
     except requests.RequestException as error:
         from neuromorpho_api._explain import describe
 
         url = getattr(error.request, "url", None) or args.base_url
         return _fail(f"{describe(error)[0]} ({url})", EXIT_FAILED, debug=debug)
     except (_errors.NeuroMorphoError, OSError, ValueError) as error:
-        # The client's check of criterion values (UnknownValueError, when present) is a
-        # usage mistake like an unknown field; its message carries the suggestions.
-        unknown_value = getattr(_errors, "UnknownValueError", None)
-        if unknown_value is not None and isinstance(error, unknown_value):
-            return _fail(str(error), EXIT_USAGE, debug=debug)
         message = (str(error) or type(error).__name__) + _trust_hint(error)
         return _fail(message, EXIT_FAILED, debug=debug)
     except Exception as error:
