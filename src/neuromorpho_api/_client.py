@@ -1273,5 +1273,8 @@ class NeuroMorpho:
             ImportError: pandas is not installed.
         """
         from neuromorpho_api._frames import records_frame
+        from neuromorpho_api._results import SearchResult
 
+        if isinstance(records, SearchResult):
+            return records.to_dataframe(raw=raw)  # refuses a result already read
         return records_frame(records, raw=raw)

@@ -259,6 +259,8 @@ class Emulator:
         with self._lock:
             if not self._started:
                 self._workdir = tempfile.mkdtemp(prefix="neuromorpho-emulator-")
+                # Removed by stop(), or at exit for a script that never calls it.
+                weakref.finalize(self, shutil.rmtree, self._workdir, True)
                 self._write_bundle(os.path.join(self._workdir, "ca-bundle.pem"))
                 self._servers.start()
                 self._started = True
@@ -387,7 +389,8 @@ class Emulator:
             import trustme  # noqa: F401
         except ImportError as error:
             raise ImportError(
-                f"the emulator makes a new CA and key for every run with trustme: {_INSTALL_HINT}"
+                f"the emulator makes a new CA and key for every run with trustme, which is not "
+                f"installed: {_INSTALL_HINT}"
             ) from error
         directory = tempfile.mkdtemp(prefix="neuromorpho-emulator-pki-")
         self._pki_dir = directory
