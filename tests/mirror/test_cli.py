@@ -112,3 +112,16 @@ def test_pvec_json_lines_keep_the_coefficients_a_list(emu: Emulator, nmo: NeuroM
     assert len(rows) == 2
     vector = nmo.pvec(rows[0]["neuron_id"])
     assert vector is not None and rows[0]["coefficients"] == vector["coefficients"]
+
+
+def test_morphometry_limit_counts_the_rows_printed(emu: Emulator, nmo: NeuroMorpho) -> None:
+    # Neurons without measurements are skipped; --limit N still prints N rows.
+    ids = [r["neuron_id"] for r in nmo.search(species="rat")]
+    missing = set(emu.database.no_morphometry_ids)
+    first_gap = next(i for i, neuron_id in enumerate(ids) if neuron_id in missing)
+    limit = first_gap + 2
+    assert len([i for i in ids if i not in missing]) >= limit
+    done = run(["morphometry", "species=rat", "--format", "jsonl", "--limit", str(limit)], emu)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line)["neuron_id"] for line in done.stdout.splitlines()]
+    assert rows == [i for i in ids if i not in missing][:limit]

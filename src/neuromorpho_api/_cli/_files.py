@@ -157,10 +157,12 @@ def _measurement_rows(args: argparse.Namespace, kind: str) -> int:
     CSV and JSON lines stream, 500 neurons at a time; a table waits for every row (widths).
     """
     client = _client(args)
-    records = client.search(parse_criteria(args.criteria), limit=args.limit)
+    # --limit counts rows printed: neurons without measurements are skipped, not counted.
+    records = client.search(parse_criteria(args.criteria))
     many = client.morphometry_many if kind == "morphometry" else client.pvec_many
     expand = args.format != "jsonl"  # JSON keeps a list a list; CSV and tables want cells
-    rows = iter(_row(record, found, expand) for record, found in _in_order(records, many))
+    found_rows = (_row(record, found, expand) for record, found in _in_order(records, many))
+    rows = itertools.islice(found_rows, args.limit)
     first = next(rows, None)
     if first is None:
         _info(args, f"neuromorpho: no neurons with {kind} match")
