@@ -10,7 +10,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
@@ -18,7 +18,16 @@ from requests.models import PreparedRequest, Response
 from urllib3.exceptions import ReadTimeoutError
 
 from neuromorpho_api._explain import explain_ssl_error
-from neuromorpho_api._tls import NEUROMORPHO_HOSTS, _new_context, is_neuromorpho_host
+from neuromorpho_api._tls import (
+    NEUROMORPHO_HOSTS,
+    _new_context,
+    extract_zipped_paths,
+    is_neuromorpho_host,
+)
+
+if TYPE_CHECKING:
+    # What types-requests says the hook returns; requests itself builds plain dicts.
+    from requests.adapters import _HostParams, _PoolKwargs
 
 __all__ = ["NeuroMorphoAdapter", "PlainAdapter", "pool_maxsize"]
 
@@ -86,6 +95,7 @@ class NeuroMorphoAdapter(HTTPAdapter):
     """
 
     __attrs__ = [*HTTPAdapter.__attrs__, "hosts"]  # noqa: RUF012 (requests declares it this way)
+    hosts: frozenset[str] = NEUROMORPHO_HOSTS
 
     def __init__(self, *args: Any, hosts: Iterable[str] = NEUROMORPHO_HOSTS, **kwargs: Any) -> None:
         if not hasattr(HTTPAdapter, "build_connection_pool_key_attributes"):
@@ -101,21 +111,19 @@ class NeuroMorphoAdapter(HTTPAdapter):
                 f"the lowered security level is only for {sorted(NEUROMORPHO_HOSTS)}, "
                 f"not {sorted(unknown)}"
             )
-        # Set before super().__init__(), which calls init_poolmanager().
         self.hosts = hosts
+        super().__init__(*args, **kwargs)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        # Runs on construction and on unpickling, where the contexts cannot come along
+        # (SSLContext does not pickle): a new pool manager starts with no contexts.
         self._contexts_lock = threading.Lock()
         self._contexts: OrderedDict[_ContextKey, tuple[_Stamp, ssl.SSLContext]] = OrderedDict()
         # Every context this adapter made, including replaced ones still held by a pool.
         self._built: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
-        super().__init__(*args, **kwargs)
-
-    def __setstate__(self, state: Mapping[str, Any]) -> None:
-        # SSLContext does not pickle; contexts are rebuilt lazily after unpickling.
-        self._contexts_lock = threading.Lock()
-        self._contexts = OrderedDict()
-        self._built = weakref.WeakSet()
-        self.hosts = NEUROMORPHO_HOSTS
-        super().__setstate__(dict(state))
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
 
     def applies_to(self, host: str | None) -> bool:
         """Whether requests to *host* use the lowered security level."""
@@ -125,7 +133,7 @@ class NeuroMorphoAdapter(HTTPAdapter):
 
     def build_connection_pool_key_attributes(
         self, request: PreparedRequest, verify: _Verify, cert: _Cert = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> tuple[_HostParams, _PoolKwargs]:
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(
             request, verify, cert
         )
@@ -139,7 +147,9 @@ class NeuroMorphoAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
     def cert_verify(self, conn: Any, url: str, verify: _Verify, cert: _Cert) -> None:
-        super().cert_verify(conn, url, verify, cert)
+        # The stubs leave the base method untyped; this is the signature requests documents.
+        stock_cert_verify: Callable[[Any, str, _Verify, _Cert], None] = super().cert_verify
+        stock_cert_verify(conn, url, verify, cert)
         context = getattr(conn, "conn_kw", {}).get("ssl_context")
         if context is None or not self._owns(context):
             return
@@ -255,7 +265,6 @@ def _context_key(verify: _Verify, cert: _Cert) -> _ContextKey | None:
     else:
         if verify is True:
             from requests import adapters
-            from requests.utils import extract_zipped_paths
 
             # The module global that stock cert_verify() reads, so both always agree.
             location = extract_zipped_paths(vars(adapters)["DEFAULT_CA_BUNDLE_PATH"])
