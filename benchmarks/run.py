@@ -195,6 +195,37 @@ def bench_import(repeat: int) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"python -c 'import {module}' (whole process)", summary(samples)
 
 
+def bench_emulator(neurons: int, repeat: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The emulator's own costs (these were wall-clock limits in unit tests once)."""
+    from neuromorpho_api.testing import EmulatorOptions, SyntheticDatabase
+    from neuromorpho_api.testing._app import NeuroMorphoApp
+
+    yield (
+        "emulator: build the default database (3,000 neurons)",
+        summary(timed(SyntheticDatabase, max(1, repeat // 4))),
+    )
+    yield (
+        f"emulator: build a {neurons:,}-neuron database",
+        summary(timed(lambda: SyntheticDatabase(neurons), 1)),
+    )
+    database = SyntheticDatabase()
+    app = NeuroMorphoApp(database, EmulatorOptions())
+
+    def page() -> None:
+        reply = app.handle(
+            "GET", "/api/neuron/select?q=species:rat&size=500", {}, b"", base_url=Emulator.base_url
+        )
+        assert reply.status == 200
+
+    page()  # warm the caches
+    yield "emulator: one 500-row search page (in process, no HTTP)", summary(timed(page, repeat))
+    record = database.neuron_by_id(database.large_file_id)
+    yield (
+        "emulator: generate its largest SWC file (~5 MB)",
+        summary(timed(lambda: database.swc(record), max(1, repeat // 20))),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -226,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{label:<92} " + "  ".join(f"{k}={v}" for k, v in values.items()), flush=True
                 )
-    for label, values in bench_import(3 if args.smoke else 10):
+    for label, values in (
+        *bench_import(3 if args.smoke else 10),
+        *bench_emulator(neurons * 2, repeat),
+    ):
         results[label] = values
         print(f"{label:<92} " + "  ".join(f"{k}={v}" for k, v in values.items()), flush=True)
     if args.json:
