@@ -2,9 +2,10 @@
 
 Developer tool, not run by tests or CI: ``python scripts/make_emulator_certs.py`` (needs trustme).
 The CA private key is generated in memory and discarded, so nobody can issue further
-certificates under the shipped CA. The server key *is* shipped: the emulator needs it, and
-anyone can read it, which is why the CA is trusted only inside an emulator context and only
-for connections that the emulator routes to 127.0.0.1.
+certificates under the shipped CA. The server key *is* shipped, so anyone can present it: it
+serves only ``neuromorpho demo`` without trustme, and an emulator using it never puts its CA
+into the environment. Emulators otherwise make a new CA and key per run
+(``Identity.generate``); the DH parameters written here serve both.
 """
 
 from __future__ import annotations

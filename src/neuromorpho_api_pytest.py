@@ -6,6 +6,9 @@ Registered automatically (entry point ``pytest11``) when neuromorpho-api is inst
         rats = list(NeuroMorpho().search(species="rat"))
         assert len(rats) == len(neuromorpho_emulator.database.search("species:rat"))
 
+The emulator needs trustme (``pip install "neuromorpho-api[emulator]"``) for the CA it makes
+for each session; the fixture says so when it is missing.
+
 pytest loads this module in every session of everyone who installed the package, so it sits
 outside the package and imports nothing but pytest: the emulator, requests and urllib3 load
 when a test first asks for a fixture.

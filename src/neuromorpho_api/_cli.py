@@ -146,6 +146,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.out, quiet=args.quiet)
 
 
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from neuromorpho_api._demo import run_emulator
+
+    try:
+        return run_emulator(
+            n_neurons=args.neurons,
+            seed=args.seed,
+            profile=args.profile,
+            latency=args.latency,
+            port=args.port,
+            quiet=args.quiet,
+        )
+    except ImportError as error:
+        return _fail(str(error), EXIT_FAILED)
+
+
+EMULATOR_EPILOG = """\
+examples:
+  neuromorpho emulator                     serve 3,000 neurons; run the printed lines in another shell
+  neuromorpho emulator --neurons 200 --seed 1 --latency 0.05
+  neuromorpho emulator --profile modern --port 8899   a fixed server, on a fixed proxy port
+
+The printed lines set HTTPS_PROXY (and friends) to the emulator's loopback proxy, which reaches
+only the emulator, and REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and SSL_CERT_FILE to a temporary
+bundle trusting a CA made for this run only. Ctrl-C or SIGTERM stops it and deletes the bundle.
+"""
+
+
 # -- parser ------------------------------------------------------------------------------------
 
 
@@ -245,7 +273,68 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where the demo writes its files (default: ./%(default)s)",
     )
+    emulator = command(
+        "emulator",
+        cmd_emulator,
+        "serve the offline emulator in the foreground and print the environment that reaches it",
+    )
+    emulator.epilog = EMULATOR_EPILOG
+    emulator.formatter_class = argparse.RawDescriptionHelpFormatter
+    emulator.add_argument(
+        "--neurons",
+        type=_positive_int,
+        default=3000,
+        metavar="N",
+        help="synthetic neurons to serve (default: %(default)s)",
+    )
+    emulator.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the synthetic database; the same seed gives the same data "
+        "(default: %(default)s)",
+    )
+    emulator.add_argument(
+        "--profile",
+        choices=("legacy", "legacy+ecdhe", "legacy+rsa", "dhe2048", "modern"),
+        default="legacy",
+        help="TLS shape: legacy is the real site as reported (TLS 1.2, DHE-RSA, 1024-bit "
+        "group), modern a fixed server (default: %(default)s)",
+    )
+    emulator.add_argument(
+        "--latency",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="added to every response, to imitate a real network (default: %(default)s)",
+    )
+    emulator.add_argument(
+        "--port",
+        type=_port,
+        default=0,
+        help="port of the loopback proxy clients go through (default: any free port)",
+    )
     return parser
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not zero or a positive number")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0 to 65535)")
+    return value
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:

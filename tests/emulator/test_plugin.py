@@ -87,3 +87,21 @@ def test_a_users_pytest_session_gets_the_fixture_and_nothing_more_until_it_asks(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def test_without_trustme_the_fixture_says_what_to_install(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    # What a plain `pip install` gives: no trustme.
+    (tmp_path / "conftest.py").write_text("import sys\n\nsys.modules['trustme'] = None\n")
+    (tmp_path / "test_user.py").write_text("def test_uses_it(neuromorpho_emulator):\n    pass\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=_environ(),
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "1 error" in result.stdout
+    assert "pip install 'neuromorpho-api[emulator]'" in result.stdout

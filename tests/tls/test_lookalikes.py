@@ -71,60 +71,70 @@ def lookalike_server(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> Iter
         emulator.stop()
 
 
-@pytest.fixture(params=["direct", "through HTTPS_PROXY"])
-def server(
-    request: pytest.FixtureRequest, lookalike_server: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Emulator]:
+@pytest.fixture(params=["direct", "through a proxy"])
+def server(request: pytest.FixtureRequest, lookalike_server: Emulator) -> Iterator[Emulator]:
     lookalike_server.reset()
     with lookalike_server.active():
-        if request.param != "direct":
-            monkeypatch.setenv("HTTPS_PROXY", lookalike_server.proxy_url)
         yield lookalike_server
+
+
+@pytest.fixture
+def session(request: pytest.FixtureRequest, server: Emulator) -> NeuroMorphoSession:
+    """A fresh session; in the proxy variant, every https request goes through the CONNECT
+    proxy (given explicitly: the active emulator keeps its routed names off environment
+    proxies)."""
+    session = NeuroMorphoSession()
+    if "proxy" in request.node.callspec.params["server"]:
+        session.proxies["https"] = server.proxy_url
+    return session
 
 
 @pytest.mark.parametrize("host", sorted(TWO_HOSTS))
 def test_every_spelling_of_the_two_hosts_gets_the_lowered_level(
-    server: Emulator, host: str
+    server: Emulator, session: NeuroMorphoSession, host: str
 ) -> None:
-    response = NeuroMorphoSession().get(f"https://{host}/api/health")
+    response = session.get(f"https://{host}/api/health")
     assert response.json() == {"status": "UP"}
     handshake = server.handshakes[-1]
     assert handshake.ok
     assert handshake.dh_bits == 1024
     assert handshake.server_name == TWO_HOSTS[host]
+    assert len(server.proxy_tunnels) == ("https" in session.proxies)
 
 
 @pytest.mark.parametrize("host", sorted(LOOKALIKES))
-def test_lookalikes_keep_the_stock_level(server: Emulator, host: str) -> None:
-    session = NeuroMorphoSession()
+def test_lookalikes_keep_the_stock_level(
+    server: Emulator, session: NeuroMorphoSession, host: str
+) -> None:
     with pytest.raises(requests.exceptions.SSLError) as error:
         session.get(f"https://{host}/api/health")
     assert "DH_KEY_TOO_SMALL" in str(error.value) or "dh key too small" in str(error.value)
     assert not server.requests
-    if requests.utils.getproxies().get("https") == server.proxy_url:
+    if "https" in session.proxies:
         [tunnel] = server.proxy_tunnels
         assert tunnel.lower().replace(".:", ":") == f"{LOOKALIKES[host]}:443"
 
 
 @pytest.mark.parametrize("host", UNPARSABLE)
 def test_unicode_spellings_are_refused_before_connecting_as_in_requests(
-    server: Emulator, host: str
+    server: Emulator, session: NeuroMorphoSession, host: str
 ) -> None:
+    stock = requests.Session()
+    stock.proxies.update(session.proxies)
     with pytest.raises(requests.exceptions.InvalidURL):
-        requests.Session().get(f"https://{host}/api/health")
+        stock.get(f"https://{host}/api/health")
     with pytest.raises(requests.exceptions.InvalidURL):
-        NeuroMorphoSession().get(f"https://{host}/api/health")
+        session.get(f"https://{host}/api/health")
     assert not server.requests
     assert not server.proxy_tunnels
 
 
-def test_the_lookalikes_are_reachable_at_all(server: Emulator) -> None:
+def test_the_lookalikes_are_reachable_at_all(server: Emulator, session: NeuroMorphoSession) -> None:
     """The control: with the level lowered for them, every look-alike answers.
 
     An adapter cannot be asked to lower the level for other hosts, so this patches its rule:
     it shows that the refusals above come from the rule, not from routing or certificates.
     """
-    session = NeuroMorphoSession()
     adapter = session.get_adapter("https://neuromorpho.org/")
     assert isinstance(adapter, NeuroMorphoAdapter)
     adapter.applies_to = lambda host: True  # type: ignore[method-assign]

@@ -44,6 +44,10 @@ def test_https_proxy_from_the_environment(
     legacy: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", legacy.proxy_url)
+    # An active emulator lists its hosts in NO_PROXY, so that a user's proxy never sees them;
+    # this test wants the proxy, so it empties the list.
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("no_proxy", "")
     assert NeuroMorphoSession().get(HEALTH).ok
     assert legacy.proxy_tunnels == ["neuromorpho.org:443"]
 

@@ -10,13 +10,15 @@ HTTPS on 127.0.0.1, with the real server's TLS shape (TLS 1.2, DHE-RSA, a 1024-b
         records = NeuroMorpho().search(species="rat")
 
 Inside the ``with`` block, ``neuromorpho.org`` and ``www.neuromorpho.org`` resolve to the
-emulator, every other non-loopback name fails to resolve, and ``REQUESTS_CA_BUNDLE`` names a
-bundle that trusts the emulator's CA. Child processes get the same through a loopback proxy:
-pass them :meth:`Emulator.environ`. In pytest, use the ``neuromorpho_emulator`` fixture (registered by installing the package).
+emulator and bypass any proxy, every other non-loopback name fails to resolve, and
+``REQUESTS_CA_BUNDLE`` names a bundle that trusts the emulator's CA. Child processes get the
+same through a loopback proxy: pass them :meth:`Emulator.environ`. In pytest, use the
+``neuromorpho_emulator`` fixture (registered by installing the package).
 
-The certificates shipped for it are a throwaway, loopback-only PKI: the CA's private key was
-discarded when it was made, and the server key is public, so the CA is trusted only while an
-emulator is active, and only for connections the emulator routes to this machine.
+Every emulator makes its own CA and server key (with trustme, the ``emulator`` extra); the CA's
+key is dropped at once and the server key lives only in this process, so the CA vouches for
+this emulator and nothing else. The PKI shipped in the package is public; it serves only
+in-process, routed use and is never exported (``neuromorpho demo`` without trustme).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 
@@ -40,6 +43,7 @@ from neuromorpho_api.testing._tlsserver import (
     Profile,
     RequestRecord,
     ServerSet,
+    data_file,
 )
 
 __all__ = [
@@ -55,21 +59,33 @@ __all__ = [
 ]
 
 _TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+# requests and urllib read the lower-case one first, curl and others the upper-case one.
+_BYPASS_VARIABLES = ("no_proxy", "NO_PROXY")
+_INSTALL_HINT = "pip install 'neuromorpho-api[emulator]'"
 DEFAULT_HOSTS = frozenset({"neuromorpho.org", "www.neuromorpho.org"})
 
 
 class Emulator:
     """A NeuroMorpho.Org emulator on loopback.
 
-    :param n_neurons: size of the synthetic database (ignored when *database* is given).
-    :param seed: seed of the synthetic database; the same seed gives the same data.
-    :param profile: the TLS shape, one of :data:`PROFILES` (default: the real server's).
-    :param hosts: host names routed to the emulator while it is active.
-    :param identity: certificate chain, key and CA; default: the shipped loopback-only PKI.
-    :param client_ca: ask for client certificates and verify them against this CA file.
-    :param isolate: while active, make every other non-loopback name fail to resolve.
-    :param latency: seconds added to every response (to imitate a real network).
-    :param https_proxy: serve the proxy over TLS (an HTTPS proxy) instead of plain HTTP.
+    Args:
+        n_neurons: size of the synthetic database (ignored when *database* is given).
+        seed: seed of the synthetic database; the same seed gives the same data.
+        database: the database to serve instead of a new synthetic one.
+        options: switches between the candidate behaviours of the real server.
+        profile: the TLS shape, one of :data:`PROFILES` (default: the real server's).
+        hosts: host names routed to the emulator while it is active.
+        identity: certificate chain, key and CA. Default: a new CA and key for this emulator
+            (needs trustme). :meth:`Identity.shipped` is public, so an emulator using it never
+            puts its CA into the environment.
+        client_ca: ask for client certificates and verify them against this CA file.
+        isolate: while active, make every other non-loopback name fail to resolve.
+        latency: seconds added to every response (to imitate a real network).
+        https_proxy: serve the proxy over TLS (an HTTPS proxy) instead of plain HTTP.
+        proxy_port: port of the loopback proxy (default: any free one).
+
+    Raises:
+        ImportError: no *identity* is given and trustme is not installed.
     """
 
     #: The site root the emulator answers for; clients keep using the real URL.
@@ -89,6 +105,7 @@ class Emulator:
         isolate: bool = True,
         latency: float = 0.0,
         https_proxy: bool = False,
+        proxy_port: int = 0,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown TLS profile {profile!r}; choose from {PROFILES}")
@@ -97,18 +114,31 @@ class Emulator:
             database if database is not None else SyntheticDatabase(n_neurons, seed=seed)
         )
         self.app = NeuroMorphoApp(self.database, options or EmulatorOptions())
-        self.identity = identity or Identity.shipped()
         self.hosts = frozenset(host.lower().rstrip(".") for host in hosts)
         self.isolate = isolate
-        self._servers = ServerSet(
-            handle=self._handle,
-            profile=profile,
-            identity=self.identity,
-            client_ca=client_ca,
-            latency=latency,
-            https_proxy=https_proxy,
-            hosts=self.hosts,
-        )
+        key_file: str | None = None
+        self._pki_dir: str | None = None
+        if identity is None:
+            identity, key_file = self._new_identity()
+        #: The certificate chain, key and CA served (a new one's key file is already deleted).
+        self.identity = identity
+        # Anyone can present the shipped key, so trusting its CA is never exported.
+        self._public_key = _same_bytes(identity.ca, data_file("emulator-ca.pem"))
+        try:
+            self._servers = ServerSet(
+                handle=self._handle,
+                profile=profile,
+                identity=self.identity,
+                client_ca=client_ca,
+                latency=latency,
+                https_proxy=https_proxy,
+                hosts=self.hosts,
+                proxy_port=proxy_port,
+            )
+        finally:
+            if key_file is not None:
+                # Loaded into the server contexts: from now on the key exists only in memory.
+                os.remove(key_file)
         self._lock = threading.Lock()
         self._started = False
         self._workdir: str | None = None
@@ -178,7 +208,7 @@ class Emulator:
 
     @property
     def ca_file(self) -> str:
-        """PEM file of the CA that signed the emulator's certificate."""
+        """PEM file of the CA that signed the emulator's certificate (removed on :meth:`stop`)."""
         return self.identity.ca
 
     @property
@@ -209,7 +239,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving and undo every activation."""
+        """Stop serving, undo every activation and delete the emulator's files."""
         while self._activations:
             self.deactivate()
         with self._lock:
@@ -219,15 +249,30 @@ class Emulator:
             if self._workdir is not None:
                 shutil.rmtree(self._workdir, ignore_errors=True)
                 self._workdir = None
+            if self._pki_dir is not None:
+                shutil.rmtree(self._pki_dir, ignore_errors=True)
+                self._pki_dir = None
 
     def activate(self) -> None:
-        """Route NeuroMorpho.Org to the emulator and trust its CA, in this process."""
+        """Route NeuroMorpho.Org to the emulator, past any proxy, in this process.
+
+        Also trusts the emulator's CA through ``REQUESTS_CA_BUNDLE``, unless its key is the
+        shipped, public one: then only requests that name :attr:`ca_file` trust it.
+        """
         self.start()
         table = RouteTable(self.hosts, self.http_port, self.port, self.isolate)
-        saved = {name: os.environ.get(name) for name in _TRUST_VARIABLES}
+        saved = {name: os.environ.get(name) for name in (*_TRUST_VARIABLES, *_BYPASS_VARIABLES)}
         activate(table)
-        os.environ["REQUESTS_CA_BUNDLE"] = self.ca_bundle
-        os.environ.pop("CURL_CA_BUNDLE", None)
+        # A proxy would resolve these names itself, away from the emulator: bypass every one,
+        # whatever HTTPS_PROXY, ALL_PROXY or the system settings say.
+        listed = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+        bypass = [item for item in listed.split(",") if item.strip()]
+        bypass += sorted(self.hosts) + sorted(f"{host}." for host in self.hosts)
+        for name in _BYPASS_VARIABLES:
+            os.environ[name] = ",".join(bypass)
+        if not self._public_key:
+            os.environ["REQUESTS_CA_BUNDLE"] = self.ca_bundle
+            os.environ.pop("CURL_CA_BUNDLE", None)
         self._activations.append((table, saved))
 
     def deactivate(self) -> None:
@@ -263,11 +308,22 @@ class Emulator:
         self.stop()
 
     def environ(self) -> dict[str, str]:
-        """Environment variables that point a child process's requests at the emulator.
+        """Environment variables that point another process's clients at the emulator.
 
-        The child keeps real URLs: its connections to NeuroMorpho.Org go through the
-        emulator's loopback proxy, which refuses every other destination.
+        Nothing is exported until you pass these on. The child keeps real URLs: its
+        connections go through the emulator's loopback proxy, which tunnels to the emulator
+        and refuses every other destination; ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE`` and
+        ``SSL_CERT_FILE`` name :attr:`ca_bundle` (certifi's roots plus this emulator's CA).
+
+        Raises:
+            RuntimeError: the emulator uses the shipped identity, whose key is public.
         """
+        if self._public_key:
+            raise RuntimeError(
+                "this emulator uses the key shipped in the package, which anyone can present, "
+                "so its CA is never handed to other processes; install trustme for a key of "
+                f"its own: {_INSTALL_HINT}"
+            )
         self.start()
         return {
             "HTTPS_PROXY": self.proxy_url,
@@ -277,6 +333,8 @@ class Emulator:
             "NO_PROXY": "",
             "no_proxy": "",
             "REQUESTS_CA_BUNDLE": self.ca_bundle,
+            "CURL_CA_BUNDLE": self.ca_bundle,
+            "SSL_CERT_FILE": self.ca_bundle,
         }
 
     def __repr__(self) -> str:
@@ -290,6 +348,20 @@ class Emulator:
     ) -> Reply:
         return self.app.handle(method, target, headers, body, base_url=base_url)
 
+    def _new_identity(self) -> tuple[Identity, str]:
+        try:
+            import trustme  # noqa: F401
+        except ImportError as error:
+            raise ImportError(
+                f"the emulator makes a new CA and key for every run with trustme: {_INSTALL_HINT}"
+            ) from error
+        directory = tempfile.mkdtemp(prefix="neuromorpho-emulator-pki-")
+        self._pki_dir = directory
+        # Removed by stop(), or when the emulator is collected if it never runs.
+        weakref.finalize(self, shutil.rmtree, directory, True)
+        identity = Identity.generate(directory, self.hosts)
+        return identity, identity.private_key
+
     def _write_bundle(self, path: str) -> None:
         from requests import utils
 
@@ -302,3 +374,8 @@ class Emulator:
             bundle.write(b"\n")
             with open(self.identity.ca, "rb") as ca:
                 bundle.write(ca.read())
+
+
+def _same_bytes(path: str, other: str) -> bool:
+    with open(path, "rb") as first, open(other, "rb") as second:
+        return first.read().strip() == second.read().strip()

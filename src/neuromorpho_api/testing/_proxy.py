@@ -108,10 +108,10 @@ class ProxyServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def __init__(self, owner: Any, context: ssl.SSLContext | None) -> None:
+    def __init__(self, owner: Any, context: ssl.SSLContext | None, port: int = 0) -> None:
         self.owner = owner
         self.context = context
-        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        super().__init__(("127.0.0.1", port), _ProxyHandler)
 
     @property
     def scheme(self) -> str:

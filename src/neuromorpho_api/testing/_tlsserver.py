@@ -4,13 +4,14 @@ faults from ``_faults``."""
 
 from __future__ import annotations
 
+import os
 import socket
 import socketserver
 import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from importlib import resources
@@ -56,12 +57,59 @@ class Identity:
 
     @classmethod
     def shipped(cls) -> Identity:
-        """The throwaway loopback-only PKI shipped with the package (valid until 2075)."""
+        """The throwaway PKI shipped with the package (valid until 2075).
+
+        Its server key is in every copy of the package, so anyone can present it: the emulator
+        never exports trust in this CA (see :meth:`generate` for the identity it uses instead).
+        """
         return cls(
             data_file("emulator-server.pem"),
             data_file("emulator-server-key.pem"),
             data_file("emulator-ca.pem"),
         )
+
+    @classmethod
+    def generate(cls, directory: str, names: Iterable[str]) -> Identity:
+        """A new CA and a server certificate for *names*, written into *directory*.
+
+        The certificate also covers ``localhost`` and ``127.0.0.1``. Keys are RSA (DHE-RSA
+        suites need one). The CA's private key is never written and is dropped on return, so
+        nothing else can ever be signed by this CA; the server key is written readable by its
+        owner only, for the caller to load and then delete.
+
+        Args:
+            directory: an existing directory, private to the caller.
+            names: the host names the certificate is for.
+
+        Returns:
+            The identity (``ca.pem``, ``server.pem``, ``server-key.pem`` in *directory*).
+
+        Raises:
+            ImportError: ``trustme`` (the ``emulator`` extra) is not installed.
+        """
+        import trustme
+
+        authority = trustme.CA(
+            organization_name="neuromorpho-api emulator, one run only",
+            key_type=trustme.KeyType.RSA,
+        )
+        leaf = authority.issue_cert(
+            *sorted(set(names)), "localhost", "127.0.0.1", key_type=trustme.KeyType.RSA
+        )
+        identity = cls(
+            os.path.join(directory, "server.pem"),
+            os.path.join(directory, "server-key.pem"),
+            os.path.join(directory, "ca.pem"),
+        )
+        with open(identity.ca, "xb") as ca:
+            ca.write(authority.cert_pem.bytes())
+        with open(identity.cert_chain, "xb") as chain:
+            for blob in leaf.cert_chain_pems:
+                chain.write(blob.bytes())
+        descriptor = os.open(identity.private_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as key:
+            key.write(leaf.private_key_pem.bytes())
+        return identity
 
 
 def server_context(
@@ -202,6 +250,7 @@ class ServerSet:
         latency: float,
         https_proxy: bool,
         hosts: frozenset[str],
+        proxy_port: int = 0,
     ) -> None:
         self._handle = handle
         self.hosts = hosts
@@ -217,7 +266,7 @@ class ServerSet:
         if https_proxy:
             proxy_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             proxy_context.load_cert_chain(identity.cert_chain, identity.private_key)
-        self._proxy = ProxyServer(self, proxy_context)
+        self._proxy = ProxyServer(self, proxy_context, proxy_port)
         self._threads: list[threading.Thread] = []
 
     @property
