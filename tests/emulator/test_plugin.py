@@ -20,7 +20,9 @@ LOAD_LIKE_PYTEST = textwrap.dedent(
 
     found = entry_points()
     group = found.select(group="pytest11") if hasattr(found, "select") else found["pytest11"]
-    (entry,) = [e for e in group if e.name == "neuromorpho_api"]
+    # Python 3.9 lists an editable install twice (its dist-info and src/*.egg-info); pluggy
+    # loads one plugin per name, and so does this.
+    (entry,) = {{e.value: e for e in group if e.name == "neuromorpho_api"}}.values()
     plugin = entry.load()
     heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
     fixtures = sorted(n for n in dir(plugin) if n.startswith("neuromorpho_emulator"))

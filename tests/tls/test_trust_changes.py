@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import urllib3
 
 from neuromorpho_api import NeuroMorphoSession
 from neuromorpho_api.testing import Emulator
@@ -30,7 +31,15 @@ def modern_server(pki: PKI) -> Iterator[Emulator]:
     yield from make_emulator(pki.identity, profile="modern")
 
 
-@pytest.fixture(params=["stock on modern TLS", "ours on modern TLS", "ours on legacy TLS"])
+# Stock requests is the reference on urllib3 2. On urllib3 1.26 a pooled connection object
+# keeps its SSLContext and loads the bundle into it again, so stock requests there still
+# trusts a removed CA; this package refuses it on both.
+SETUPS = ["ours on modern TLS", "ours on legacy TLS"]
+if not urllib3.__version__.startswith("1."):
+    SETUPS.insert(0, "stock on modern TLS")
+
+
+@pytest.fixture(params=SETUPS)
 def setup(
     request: pytest.FixtureRequest, legacy_server: Emulator, modern_server: Emulator
 ) -> Iterator[tuple[requests.Session, Emulator]]:
