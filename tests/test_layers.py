@@ -22,9 +22,9 @@ SOURCE = Path(neuromorpho_api.__file__).parent
 LAYERS: dict[str, frozenset[str]] = {
     "foundation": frozenset({"_version", "_errors"}),
     "transport": frozenset({"_tls", "_explain", "_adapter", "_retry", "_ratelimit", "_session"}),
-    "query and parsing": frozenset({"_query", "_parse", "_urls", "_swc", "_records"}),
+    "query and parsing": frozenset({"_query", "_parse", "_urls", "_swc", "_records", "_frames"}),
     "downloads": frozenset({"_download", "_progress"}),
-    "client": frozenset({"_client"}),
+    "client": frozenset({"_client", "_paging", "_results"}),
     "mirror": frozenset({"_bulk", "_mirror"}),
     "commands": frozenset({"_cli", "_doctor", "_demo", "__main__"}),
     "package face": frozenset({"__init__"}),

@@ -1,13 +1,24 @@
-"""The ``neuromorpho`` command line (also ``python -m neuromorpho_api``)."""
+"""The ``neuromorpho`` command line (also ``python -m neuromorpho_api``).
+
+This module is long because it is the whole command line (parser, error policy and each
+command's handler next to its options); several engineers add commands here, one hunk each.
+
+Every failure is one line on standard error, never a traceback (``--debug`` or
+``NEUROMORPHO_DEBUG=1`` adds it): usage errors exit 2, other failures 1, Ctrl-C 130.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import itertools
 import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any, Callable
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, NoReturn, TextIO, cast
 
 from neuromorpho_api._records import write_records
 from neuromorpho_api._version import __version__
@@ -19,6 +30,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+DEBUG_VARIABLE = "NEUROMORPHO_DEBUG"
+"""Set to a non-empty value other than ``0``: tracebacks are printed, as with ``--debug``."""
+
 DESCRIPTION = """\
 Query NeuroMorpho.Org and download SWC reconstructions, safely: TLS is relaxed only as far as
 the site needs, and only for neuromorpho.org, with certificates always verified.
@@ -27,7 +41,7 @@ Criteria are FIELD=VALUE pairs. Different fields are combined with AND; repeat a
 Values may contain spaces (quote them for your shell) and the wildcards * and ?.
 """
 
-EPILOG = """\
+EPILOG = f"""\
 examples:
   neuromorpho demo                                   try everything offline, no network needed
   neuromorpho fields                                 the searchable fields
@@ -37,15 +51,41 @@ examples:
   neuromorpho search "brain_region=principal cell layer" --format csv > cells.csv
   neuromorpho search "neuron_name=CB_CKp25_2w_F_Animal01_*"
   neuromorpho download species=rat brain_region=neocortex --out swc/
+  neuromorpho urls cnic_001 --format csv             where each file of a neuron lives
   neuromorpho neuron cnic_001
   neuromorpho doctor                                 does this machine need the TLS fix?
+  neuromorpho emulator                               serve the offline emulator to other tools
+  neuromorpho COMMAND --help                         options and examples of one command
 
-exit status: 0 success, 1 failure (e.g. some downloads failed), 2 usage error
+exit status: 0 success (also when nothing matches: "no neurons match" goes to standard
+error), 1 failure (e.g. some downloads failed, the site cannot be reached), 2 usage error,
+130 interrupted. Errors are one line on standard error; --debug or {DEBUG_VARIABLE}=1 adds
+the traceback.
+"""
+
+
+DOWNLOAD_EPILOG = """\
+examples:
+  neuromorpho download species=rat brain_region=neocortex --out swc/
+  neuromorpho download archive=Smith --kind swc --kind png --out smith/
+  neuromorpho download "neuron_name=cnic_*" --kind original --metadata csv -o cnic/
+
+exit status: 0 every file complete, or no neuron matched (says "no neurons match" and creates
+nothing), 1 some failed, 2 usage error, 130 interrupted (completed files are kept; rerun
+the same command to resume)
 """
 
 
 class UsageError(Exception):
     """A command-line mistake: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"neuromorpho: error: {text} (see {self.prog} --help)\n")
 
 
 def parse_criteria(items: Sequence[str]) -> dict[str, list[str]]:
@@ -60,6 +100,36 @@ def parse_criteria(items: Sequence[str]) -> dict[str, list[str]]:
     return criteria
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Neurons named one by one (ids and names) or by criteria, never both."""
+
+    keys: tuple[int | str, ...]
+    criteria: dict[str, list[str]]
+
+
+def parse_selection(items: Sequence[str], ids: Sequence[int] = ()) -> Selection:
+    """Split ``NAME``, ``ID`` and ``FIELD=VALUE`` arguments (plus ``--id`` values).
+
+    An item with ``=`` is a criterion, an all-digit one an id, anything else a name.
+    """
+    keys: list[int | str] = list(ids)
+    criteria_items = []
+    for item in items:
+        if "=" in item:
+            criteria_items.append(item)
+        elif item.strip():
+            keys.append(int(item) if item.isdigit() else item)
+        else:
+            raise UsageError("an empty neuron name")
+    if keys and criteria_items:
+        raise UsageError(
+            "give neuron ids and names, or criteria, not both "
+            f"(criteria: {' '.join(criteria_items)})"
+        )
+    return Selection(tuple(keys), parse_criteria(criteria_items))
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -72,6 +142,29 @@ def _client(args: argparse.Namespace) -> Any:
 def _info(args: argparse.Namespace, message: str) -> None:
     if not args.quiet:
         print(message, file=sys.stderr)
+
+
+def _no_match(args: argparse.Namespace) -> int:
+    # An empty table header looked like a result; zero hits is an answer, not a failure.
+    _info(args, "neuromorpho: no neurons match")
+    return EXIT_OK
+
+
+def _selected_records(
+    args: argparse.Namespace, client: Any, failures: list[str]
+) -> Iterator[Mapping[str, Any]]:
+    """The records of the neurons ``args`` selects; ids and names not found go to *failures*."""
+    from neuromorpho_api._errors import NeuronNotFound
+
+    selection = parse_selection(args.selection, args.id or ())
+    if not selection.keys:
+        yield from client.search(selection.criteria, limit=args.limit)
+        return
+    for key in selection.keys[: args.limit]:
+        try:
+            yield client.neuron(key)
+        except NeuronNotFound as error:
+            failures.append(str(error))
 
 
 def cmd_fields(args: argparse.Namespace) -> int:
@@ -93,8 +186,11 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     criteria = parse_criteria(args.criteria)
-    records = _client(args).search(criteria, limit=args.limit)
-    count = write_records(records, args.format, sys.stdout)
+    records = iter(_client(args).search(criteria, limit=args.limit))
+    first = next(records, None)
+    if first is None:
+        return _no_match(args)
+    count = write_records(itertools.chain([first], records), args.format, sys.stdout)
     _info(args, f"{count} neuron{'s' if count != 1 else ''}")
     return EXIT_OK
 
@@ -108,26 +204,115 @@ def cmd_neuron(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+URL_KINDS = ("swc", "original", "standardization_log", "remaining_issues", "png")
+"""The files of a neuron, named as the fields of :class:`NeuronFiles`."""
+
+
+def cmd_urls(args: argparse.Namespace) -> int:
+    client = _client(args)
+    kinds = args.kind or URL_KINDS
+    failures: list[str] = []
+    count = 0
+    out = _UrlWriter(args.format, kinds, sys.stdout)
+    for record in _selected_records(args, client, failures):
+        try:
+            files = client.file_urls(record)
+        except ValueError as error:
+            failures.append(f"{record.get('neuron_name') or record.get('neuron_id')}: {error}")
+            continue
+        out.write(record, {kind: getattr(files, kind) for kind in kinds})
+        count += 1
+    for failure in failures:
+        print(f"neuromorpho: error: {' '.join(failure.split())}", file=sys.stderr)
+    if failures:
+        return EXIT_FAILED
+    if count == 0:
+        return _no_match(args)
+    _info(args, f"{count} neuron{'s' if count != 1 else ''}")
+    return EXIT_OK
+
+
+class _UrlWriter:
+    """One row per neuron (CSV, JSON lines) or one line per file (table)."""
+
+    def __init__(self, fmt: str, kinds: Sequence[str], out: TextIO) -> None:
+        self.fmt, self.kinds, self.out = fmt, kinds, out
+        self.csv: Any = None
+        self.started = False
+
+    def write(self, record: Mapping[str, Any], urls: Mapping[str, str | None]) -> None:
+        head = {"neuron_id": record.get("neuron_id"), "neuron_name": record.get("neuron_name")}
+        # Headers wait for the first row: no match prints nothing on standard output.
+        first, self.started = not self.started, True
+        if self.fmt == "jsonl":
+            self.out.write(json.dumps({**head, **urls}, ensure_ascii=False) + "\n")
+        elif self.fmt == "csv":
+            if first:
+                self.csv = csv.writer(self.out)
+                self.csv.writerow([*head, *self.kinds])
+            self.csv.writerow([*head.values(), *(urls[kind] or "" for kind in self.kinds)])
+        else:
+            if first:
+                self.out.write(f"{'neuron_id':<9}  {'neuron_name':<36}  {'file':<19}  url\n")
+            name = str(head["neuron_name"])
+            name = name[:35] + "…" if len(name) > 36 else name
+            for kind, url in urls.items():
+                # A neuron whose original format has no known extension has no such file.
+                if url is not None:
+                    self.out.write(f"{head['neuron_id']!s:<9}  {name:<36}  {kind:<19}  {url}\n")
+
+
 def cmd_download(args: argparse.Namespace) -> int:
+    import warnings
+
+    from neuromorpho_api._download import DiskFullError, DownloadInterrupted
+
     criteria = parse_criteria(args.criteria)
-    if not criteria:
+    if not criteria and not args.all:
         raise UsageError(
-            "give at least one criterion, e.g. species=rat (downloading everything is 18 GB)"
+            "give at least one criterion, e.g. species=rat, or --all for every neuron (18 GB) "
+            "(see neuromorpho download --help)"
+        )
+    if not args.out.strip():
+        raise UsageError(
+            "--out is empty: give the destination directory (see neuromorpho download --help)"
         )
     client = _client(args)
-    report = client.download(
-        criteria,
-        args.out,
-        workers=args.workers,
-        limit=args.limit,
-        metadata=args.metadata,
-        rate_limit=args.rate_limit,
-        verify_existing=not args.fast_resume,
-        progress=False if args.quiet else None,
-    )
+    # Warnings (e.g. --workers above the politeness bound) as one line each, not two.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            report = client.download(
+                criteria,
+                args.out,
+                workers=args.workers,
+                limit=args.limit,
+                metadata=args.metadata,
+                rate_limit=args.rate_limit,
+                verify_existing=not args.fast_resume,
+                progress=False if args.quiet else None,
+                kinds=args.kind or ("swc",),
+                all=args.all,
+            )
+        except DownloadInterrupted as interrupted:
+            kept = interrupted.report.kept
+            return _fail(
+                f"interrupted: {kept} file{'s' if kept != 1 else ''} kept in {args.out}; "
+                "rerun the same command to resume",
+                EXIT_INTERRUPTED,
+            )
+        except DiskFullError as error:
+            return _fail(str(error), EXIT_FAILED)
+        finally:
+            for warning in caught:
+                print(f"neuromorpho: warning: {warning.message}", file=sys.stderr)
+    if not report.kept and not report.failed:
+        return _no_match(args)
     _info(args, str(report))
+    for warning_text in report.warnings:
+        print(f"neuromorpho: warning: {warning_text}", file=sys.stderr)
     for failure in report.failed:
-        print(f"failed: {failure.name}: {failure.reason}", file=sys.stderr)
+        print(f"failed: {failure}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -142,6 +327,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from neuromorpho_api._demo import run_demo
+    from neuromorpho_api._urls import DEFAULT_BASE_URL
+
+    if args.base_url != DEFAULT_BASE_URL or args.ca_bundle:
+        raise UsageError(
+            "demo talks only to its own emulator: --base-url and --ca-bundle do not apply"
+        )
 
     return run_demo(args.out, quiet=args.quiet)
 
@@ -167,7 +358,9 @@ examples:
   neuromorpho emulator                     serve 3,000 neurons; run the printed lines in another shell
   neuromorpho emulator --neurons 200 --seed 1 --latency 0.05
   neuromorpho emulator --profile modern --port 8899   a fixed server, on a fixed proxy port
+"""
 
+EMULATOR_DETAILS = """\
 The printed lines set HTTPS_PROXY (and friends) to the emulator's loopback proxy, which reaches
 only the emulator, and REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and SSL_CERT_FILE to a temporary
 bundle trusting a CA made for this run only. Ctrl-C or SIGTERM stops it and deletes the bundle.
@@ -177,64 +370,148 @@ bundle trusting a CA made for this run only. Ctrl-C or SIGTERM stops it and dele
 # -- parser ------------------------------------------------------------------------------------
 
 
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "".join(f"  {line}\n" for line in lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="neuromorpho",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"neuromorpho-api {__version__}")
-    _add_global_options(parser, suppress=False)
+    _add_site_options(parser, suppress=False)
+    _add_run_options(parser, suppress=False)
     # The same options after the command (`neuromorpho download ... --quiet`); SUPPRESS keeps
     # a value given before the command when none is given after it.
     after_command = argparse.ArgumentParser(add_help=False)
-    _add_global_options(after_command, suppress=True)
+    _add_site_options(after_command, suppress=True)
+    _add_run_options(after_command, suppress=True)
+    # Commands that never talk to a site of the user's choosing (demo) take only these.
+    offline = argparse.ArgumentParser(add_help=False)
+    _add_run_options(offline, suppress=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
     def command(
-        name: str, handler: Callable[[argparse.Namespace], int], text: str
+        name: str,
+        handler: Callable[[argparse.Namespace], int],
+        text: str,
+        *examples: str,
+        details: str = "",
+        parents: Sequence[argparse.ArgumentParser] = (),
+        common: argparse.ArgumentParser = after_command,
     ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=text, description=text, parents=[after_command])
-        sub.set_defaults(handler=handler)
+        """A subcommand: *text* is its line in the command list, *examples* end its help."""
+        sub = commands.add_parser(
+            name,
+            help=text,
+            description=f"{text}.\n\n{details}" if details else f"{text}.",
+            epilog=_examples(*examples) if examples else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            # typeshed wants parents of the subparsers' class; any ArgumentParser works.
+            parents=cast("list[_Parser]", [*parents, common]),
+        )
+        sub.set_defaults(handler=handler, command_parser=sub)
         return sub
 
-    command("fields", cmd_fields, "list the searchable neuron fields")
-    values = command("values", cmd_values, "list every value of one field, e.g. species")
-    values.add_argument("field", metavar="FIELD")
-
+    # Shared option groups for the commands that take them: a new command that selects
+    # neurons and prints rows is `command(..., parents=[selection, output])`.
     criteria_help = "FIELD=VALUE; repeat a field for OR, different fields are ANDed"
-    count = command("count", cmd_count, "count the neurons matching the criteria")
-    count.add_argument("criteria", nargs="*", metavar="CRITERION", help=criteria_help)
-
-    search = command("search", cmd_search, "list the neurons matching the criteria")
-    search.add_argument("criteria", nargs="*", metavar="CRITERION", help=criteria_help)
-    search.add_argument(
+    criteria = argparse.ArgumentParser(add_help=False)
+    criteria.add_argument("criteria", nargs="*", metavar="CRITERION", help=criteria_help)
+    selection = argparse.ArgumentParser(add_help=False)
+    selection.add_argument(
+        "selection",
+        nargs="*",
+        metavar="NAME|ID|CRITERION",
+        help="neuron names or ids, or criteria (FIELD=VALUE, as for search); not both",
+    )
+    selection.add_argument(
+        "--id", type=_positive_int, action="append", metavar="ID", help="a neuron id (repeatable)"
+    )
+    limit = argparse.ArgumentParser(add_help=False)
+    limit.add_argument("--limit", type=_positive_int, metavar="N", help="stop after N neurons")
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument(
         "--format",
         choices=("table", "csv", "jsonl"),
         default="table",
         help="output format (default: %(default)s)",
     )
-    search.add_argument("--limit", type=_positive_int, metavar="N", help="stop after N neurons")
+
+    command(
+        "fields",
+        cmd_fields,
+        "list the searchable neuron fields",
+        "neuromorpho fields",
+        "neuromorpho fields | grep -i region",
+    )
+    values = command(
+        "values",
+        cmd_values,
+        "list every value of one field, e.g. species",
+        "neuromorpho values species",
+        "neuromorpho values brain_region | grep -i hippo",
+    )
+    values.add_argument("field", metavar="FIELD")
+
+    command(
+        "count",
+        cmd_count,
+        "count the neurons matching the criteria",
+        "neuromorpho count                                  every neuron",
+        "neuromorpho count species=rat brain_region=neocortex",
+        "neuromorpho count species=rat species=mouse        rat OR mouse",
+        parents=[criteria],
+    )
+
+    command(
+        "search",
+        cmd_search,
+        "list the neurons matching the criteria",
+        "neuromorpho search species=rat brain_region=neocortex --limit 20",
+        'neuromorpho search "brain_region=principal cell layer" --format csv > cells.csv',
+        'neuromorpho search "neuron_name=CB_CKp25_*" --format jsonl | head -1',
+        details="When nothing matches, standard output stays empty, standard error says\n"
+        '"no neurons match" (unless --quiet), and the exit status is 0, as `count` prints 0.',
+        parents=[criteria, output, limit],
+    )
 
     download = command(
         "download", cmd_download, "download the standardized SWC files of the matching neurons"
     )
-    download.add_argument("criteria", nargs="+", metavar="CRITERION", help=criteria_help)
+    download.epilog = DOWNLOAD_EPILOG
+    download.formatter_class = argparse.RawDescriptionHelpFormatter
+    download.add_argument("criteria", nargs="*", metavar="CRITERION", help=criteria_help)
     download.add_argument(
         "--out",
         "-o",
         required=True,
         metavar="DIR",
-        help="destination directory (created; reruns resume)",
+        help="destination directory (checked before any download, created; reruns resume)",
+    )
+    download.add_argument(
+        "--all",
+        action="store_true",
+        help="with no criteria, download every neuron on the site (about 18 GB)",
+    )
+    download.add_argument(
+        "--kind",
+        action="append",
+        choices=("swc", "original", "standardization_log", "remaining_issues", "png"),
+        help="which file of each neuron; repeat for several (default: swc, the standardized "
+        "reconstruction; original is the file as uploaded)",
     )
     download.add_argument(
         "--workers",
         type=_positive_int,
         default=4,
         metavar="N",
-        help="parallel downloads (default: %(default)s, the site's politeness bound)",
+        help="parallel downloads (default: %(default)s, the site's politeness bound; more is "
+        "allowed, with a warning)",
     )
     download.add_argument("--limit", type=_positive_int, metavar="N", help="at most N neurons")
     download.add_argument(
@@ -255,16 +532,58 @@ def build_parser() -> argparse.ArgumentParser:
         "them (sha256)",
     )
 
-    neuron = command("neuron", cmd_neuron, "show one neuron's metadata, by id or by name")
+    neuron = command(
+        "neuron",
+        cmd_neuron,
+        "show one neuron's metadata, by id or by name",
+        "neuromorpho neuron cnic_001",
+        "neuromorpho neuron 1",
+    )
     neuron.add_argument("neuron", metavar="ID|NAME")
+    download.epilog = _examples(
+        "neuromorpho download species=rat brain_region=neocortex --out swc/",
+        "neuromorpho download archive=Smith --out smith/ --metadata csv --limit 100",
+        "neuromorpho download species=rat --out swc/      rerun: resumes, re-verifies",
+    )
+
+    urls = command(
+        "urls",
+        cmd_urls,
+        "list the file URLs of neurons, by name, id or criteria",
+        "neuromorpho urls cnic_001 cnic_002                  two neurons, by name",
+        "neuromorpho urls --id 1 --kind swc --kind png --format csv",
+        "neuromorpho urls archive=Smith --kind swc --format jsonl > smith.jsonl",
+        details="Files: swc (standardized SWC), original (the upload, when its format has a\n"
+        "known extension), standardization_log, remaining_issues, png (an image). CSV and\n"
+        "JSON lines give a row per neuron, the table a line per file. No match: as search.",
+        parents=[selection, output, limit],
+    )
+    urls.add_argument(
+        "--kind",
+        choices=URL_KINDS,
+        action="append",
+        metavar="KIND",
+        help=f"only these files, of {', '.join(URL_KINDS)} (repeatable; default: all)",
+    )
 
     command(
         "doctor",
         cmd_doctor,
-        "check Python/OpenSSL and whether this machine needs the TLS workaround",
+        "check TLS, proxy and CA settings; is the fix needed here?",
+        "neuromorpho doctor",
+        "neuromorpho --ca-bundle campus-ca.pem doctor      behind a TLS-inspecting proxy",
+        details="Prints versions, the CA bundle and proxy in use, every certificate variable\n"
+        "(REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE, SSL_CERT_DIR) and what is wrong\n"
+        "with it, and probes the site with plain requests and with this package. Exit\n"
+        "status 1 when this package cannot reach the site.",
     )
     demo = command(
-        "demo", cmd_demo, "run a real search and download against a built-in offline emulator"
+        "demo",
+        cmd_demo,
+        "try search and download offline, on a built-in emulator",
+        "neuromorpho demo",
+        "neuromorpho demo --out demo-files --quiet",
+        common=offline,
     )
     demo.add_argument(
         "--out",
@@ -277,9 +596,10 @@ def build_parser() -> argparse.ArgumentParser:
         "emulator",
         cmd_emulator,
         "serve the offline emulator in the foreground and print the environment that reaches it",
+        details=EMULATOR_DETAILS,
+        common=offline,
     )
     emulator.epilog = EMULATOR_EPILOG
-    emulator.formatter_class = argparse.RawDescriptionHelpFormatter
     emulator.add_argument(
         "--neurons",
         type=_positive_int,
@@ -337,7 +657,7 @@ def _port(text: str) -> int:
     return value
 
 
-def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+def _add_site_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
 
@@ -356,12 +676,24 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         help="trust this CA bundle instead of certifi's (e.g. a TLS-inspecting proxy's); "
         "same as setting REQUESTS_CA_BUNDLE",
     )
+
+
+def _add_run_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
     parser.add_argument(
         "-q",
         "--quiet",
         action="store_true",
         default=default(False),
         help="no progress bar or summaries",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default(False),
+        help=f"print the traceback of an error (as does {DEBUG_VARIABLE}=1)",
     )
 
 
@@ -394,43 +726,96 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _debug_requested(args: argparse.Namespace | None) -> bool:
+    if args is not None and getattr(args, "debug", False):
+        return True
+    return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.ca_bundle:
-        if not os.path.isfile(args.ca_bundle):
-            parser.error(f"--ca-bundle {args.ca_bundle!r} is not a file")
-        # An explicit bundle must win over session settings, as REQUESTS_CA_BUNDLE does.
-        os.environ["REQUESTS_CA_BUNDLE"] = os.path.abspath(args.ca_bundle)
-
-    import requests
-
-    from neuromorpho_api._errors import NeuroMorphoError, UnknownFieldError
-
+    args: argparse.Namespace | None = None
     try:
-        status: int = args.handler(args)
+        parser = build_parser()
+        # Usage errors exit 2 here, in one line; unknown options name the command's help.
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            args.command_parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        if args.ca_bundle:
+            if not os.path.isfile(args.ca_bundle):
+                parser.error(f"--ca-bundle {args.ca_bundle!r} is not a file")
+            # An explicit bundle must win over session settings, as REQUESTS_CA_BUNDLE does.
+            os.environ["REQUESTS_CA_BUNDLE"] = os.path.abspath(args.ca_bundle)
+        status: int = _run(args)
+        # Output still buffered is written here, where a reader that left (`| head`) is
+        # caught below, not at interpreter exit where it would print a traceback.
+        sys.stdout.flush()
         return status
-    except UsageError as error:
-        return _fail(f"{error}", EXIT_USAGE)
-    except UnknownFieldError as error:
-        hint = f"; did you mean {', '.join(error.suggestions)}?" if error.suggestions else ""
-        return _fail(f"unknown field {error.field!r}{hint} (run `neuromorpho fields`)", EXIT_USAGE)
-    except KeyboardInterrupt:
-        return _fail("interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:
         # `neuromorpho search ... | head`: the reader left; that is not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_INTERRUPTED, debug=_debug_requested(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command's handler and turn each kind of failure into one line and a status."""
+    debug = _debug_requested(args)
+    try:
+        import requests
+
+        from neuromorpho_api import _errors
+
+        status: int = args.handler(args)
+        return status
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
+    except UsageError as error:
+        return _fail(f"{error}", EXIT_USAGE, debug=debug)
+    except _errors.UnknownFieldError as error:
+        hint = f"; did you mean {', '.join(error.suggestions)}?" if error.suggestions else ""
+        return _fail(
+            f"unknown field {error.field!r}{hint} (run `neuromorpho fields`)",
+            EXIT_USAGE,
+            debug=debug,
+        )
     except requests.RequestException as error:
         from neuromorpho_api._explain import describe
 
         url = getattr(error.request, "url", None) or args.base_url
-        return _fail(f"{describe(error)[0]} ({url})", EXIT_FAILED)
-    except (NeuroMorphoError, OSError, ValueError) as error:
-        return _fail(" ".join(str(error).split()) or type(error).__name__, EXIT_FAILED)
+        return _fail(f"{describe(error)[0]} ({url})", EXIT_FAILED, debug=debug)
+    except (_errors.NeuroMorphoError, OSError, ValueError) as error:
+        # The client's check of criterion values (UnknownValueError, when present) is a
+        # usage mistake like an unknown field; its message carries the suggestions.
+        unknown_value = getattr(_errors, "UnknownValueError", None)
+        if unknown_value is not None and isinstance(error, unknown_value):
+            return _fail(str(error), EXIT_USAGE, debug=debug)
+        message = (str(error) or type(error).__name__) + _trust_hint(error)
+        return _fail(message, EXIT_FAILED, debug=debug)
+    except Exception as error:
+        return _fail(
+            f"unexpected {type(error).__name__}: {error} (a bug? rerun with --debug for the "
+            "traceback, and please report it)",
+            EXIT_FAILED,
+            debug=debug,
+        )
 
 
-def _fail(message: str, status: int) -> int:
-    print(f"neuromorpho: error: {message}", file=sys.stderr)
+def _trust_hint(error: BaseException) -> str:
+    """Name the trust variable behind a CA bundle error requests reports without it."""
+    if not isinstance(error, OSError) or "CA certificate bundle" not in str(error):
+        return ""
+    from neuromorpho_api._doctor import trust_settings
+
+    for setting in trust_settings():
+        if setting.used_by_requests and setting.problem:
+            return f" (set by {setting.variable}; `neuromorpho doctor` explains)"
+    return ""
+
+
+def _fail(message: str, status: int, *, debug: bool = False) -> int:
+    if debug:
+        traceback.print_exc()
+    print(f"neuromorpho: error: {' '.join(message.split())}", file=sys.stderr)
     return status

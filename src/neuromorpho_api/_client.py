@@ -12,12 +12,14 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Callable, Literal, overload
+import warnings
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar, overload
 
 import requests
 
 from neuromorpho_api import _parse, _query, _urls
+from neuromorpho_api._adapter import pool_maxsize
 from neuromorpho_api._errors import (
     OUTAGE_MESSAGE,
     APIError,
@@ -25,7 +27,9 @@ from neuromorpho_api._errors import (
     NeuronNotFound,
     ServiceUnavailable,
 )
+from neuromorpho_api._paging import DEFAULT_IN_FLIGHT, check_in_flight, pages_in_order
 from neuromorpho_api._ratelimit import RateLimiter
+from neuromorpho_api._results import RecordPages, SearchResult
 from neuromorpho_api._session import DEFAULT_TIMEOUT, NeuroMorphoSession, TimeoutSpec, requestor
 
 if TYPE_CHECKING:
@@ -40,6 +44,7 @@ _MAX_PAGE_SIZE = 500
 _MAX_ID = 2**31 - 1
 _BODY_RETRIES = 2
 _OUTAGE_CHECK_INTERVAL = 60.0
+_T = TypeVar("_T")
 
 
 class _Default(enum.Enum):
@@ -63,10 +68,17 @@ class NeuroMorpho:
         session: the :class:`requests.Session` to send requests with; by default the shared
             :data:`neuromorpho_api.requestor`.
         rate_limit: API calls per second at most (bursts of 2), ``None`` for no limit. The
-            operators ask for about 5 per second.
+            operators ask for about 5 per second. It bounds how often requests start, not
+            how many wait for the server at once: see ``in_flight``.
         page_size: rows per page when paging, 1 to 500 (the server's maximum).
         timeout: passed to every request; by default the session's own default
             (:data:`~neuromorpho_api.DEFAULT_TIMEOUT` for sessions not of this package).
+        in_flight: page requests open at once when a listing has several pages (searches,
+            values, partitions, literature); 1 fetches one page after another. Above 4, the
+            bound the operators ask for, a warning is given. Never more than the session's
+            connection pool holds for one host.
+        check_values: check criteria values against the field's stored values before a
+            search or count (see :meth:`search`); ``False`` sends them unchecked.
 
     Records are dicts with the server's field names and values (numbers stay strings, as
     served), without the ``_links`` block. Methods never follow server-made links: every URL
@@ -82,6 +94,8 @@ class NeuroMorpho:
         rate_limit: float | None = 5.0,
         page_size: int = _MAX_PAGE_SIZE,
         timeout: TimeoutSpec | _Default = _SESSION_DEFAULT,
+        in_flight: int = DEFAULT_IN_FLIGHT,
+        check_values: bool = True,
     ) -> None:
         self.base_url = _urls.normalize_base_url(base_url)
         if session is None:
@@ -94,10 +108,21 @@ class NeuroMorpho:
         if not 1 <= page_size <= _MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {_MAX_PAGE_SIZE}, got {page_size}")
         self.page_size = page_size
+        self.in_flight = check_in_flight(in_flight)
+        if in_flight > DEFAULT_IN_FLIGHT:
+            warnings.warn(
+                f"in_flight={in_flight}: more than {DEFAULT_IN_FLIGHT} requests at once to "
+                "NeuroMorpho.Org is more than its operators ask for",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.check_values = bool(check_values)
         self._limiter = None if rate_limit is None else RateLimiter(rate_limit)
         self._timeout = timeout
         self._lock = threading.Lock()
         self._field_cache: dict[str, list[str]] = {}
+        self._value_cache: dict[tuple[str, str], list[str]] = {}
+        self._value_locks: dict[tuple[str, str], threading.Lock] = {}
         self._outage_checked: tuple[float, bool] | None = None
 
     def __repr__(self) -> str:
@@ -236,12 +261,24 @@ class NeuroMorpho:
         return [*known, *_query.EXTRA_FIELDS] if collection == "neuron" else known
 
     def _values(self, collection: str, field: str) -> list[str]:
-        field = _query.resolve_field(field, self._known(collection))
-        url = self._api(collection, "fields", field)
-        values: dict[str, None] = {}
-        for page_values in self._list_pages(url, _parse.parse_values, field):
-            values.update(dict.fromkeys(page_values))
-        return list(values)
+        return list(
+            self._field_values(collection, _query.resolve_field(field, self._known(collection)))
+        )
+
+    def _field_values(self, collection: str, field: str) -> list[str]:
+        """Every value of ``field`` (the server's spelling), fetched once per client and field."""
+        key = (collection, field)
+        with self._lock:
+            lock = self._value_locks.setdefault(key, threading.Lock())
+        with lock:  # two threads asking for one field make one listing
+            cached = self._value_cache.get(key)
+            if cached is None:
+                url = self._api(collection, "fields", field)
+                values: dict[str, None] = {}
+                for page_values in self._list_pages(url, _parse.parse_values, field):
+                    values.update(dict.fromkeys(page_values))
+                cached = self._value_cache[key] = list(values)
+        return cached
 
     def _partition(self, collection: str, field: str) -> dict[str, int]:
         field = _query.resolve_field(field, self._known(collection))
@@ -254,13 +291,29 @@ class NeuroMorpho:
     def values(self, field: str) -> list[str]:
         """Every distinct value of neuron ``field``, from all pages, in the server's order.
 
-        Raises :class:`UnknownFieldError` (with close matches) for a field the API lacks.
+        Fetched once per client and field, then cached (the value check of :meth:`search`
+        uses the same cache). Raises :class:`UnknownFieldError` (with close matches) for a
+        field the API lacks.
         """
         return self._values("neuron", field)
 
     def partition(self, field: str) -> dict[str, int]:
         """Number of neurons for each value of neuron ``field``, from all pages."""
         return self._partition("neuron", field)
+
+    def _in_order(
+        self, fetch: Callable[[int], _T], numbers: Iterable[int]
+    ) -> Generator[_T, None, None]:
+        """``fetch(n)`` for each page number, up to :attr:`in_flight` at once, in order.
+
+        The seam every paged listing goes through: each ``fetch`` still passes the rate
+        limiter, and no more run at once than the session's pool keeps connections for.
+        """
+        in_flight = self.in_flight
+        size = pool_maxsize(self.session.get_adapter(self.base_url + "/"))
+        if size is not None:
+            in_flight = max(1, min(in_flight, size))
+        return pages_in_order(fetch, numbers, in_flight=in_flight)
 
     def _list_pages(
         self,
@@ -269,18 +322,31 @@ class NeuroMorpho:
         field: str,
     ) -> Iterator[Any]:
         """The parsed content of every page of a ``/fields/{f}`` or ``/partition/{f}`` list."""
-        page = 0
-        while True:
+
+        def fetch(page: int) -> tuple[Any, _parse.Page] | None:
             doc = self._json(url, {"page": page, "size": self.page_size}, allow_404=page > 0)
             if doc is None:  # a page past the end
-                return
+                return None
             content, block = parse(doc, field=field, url=url)
             if block.number != page:
                 raise APIError(f"asked for page {page} of {url}, got page {block.number}", url=url)
-            yield content
-            page += 1
-            if page >= block.total_pages or not content:
-                return
+            return content, block
+
+        first = fetch(0)
+        if first is None:
+            return
+        content, block = first
+        yield content
+        if block.total_pages <= 1 or not content:
+            return
+        pages = self._in_order(fetch, range(1, block.total_pages))
+        try:
+            for page in pages:
+                if page is None or not page[0]:
+                    return
+                yield page[0]
+        finally:
+            pages.close()
 
     # -- neurons ---------------------------------------------------------------------------
 
@@ -353,10 +419,42 @@ class NeuroMorpho:
         q: str | None,
         fq: str | Sequence[str],
         keywords: Mapping[str, _Criterion],
+        check_values: bool | None = None,
     ) -> dict[str, str | list[str]]:
         merged = _query.merge_criteria(criteria, keywords)
-        clauses = _query.build_clauses(merged, self._known(collection)) if merged else []
+        known = self._known(collection)
+        clauses = _query.build_clauses(merged, known) if merged else []
+        check = self.check_values if check_values is None else check_values
+        if check and collection == "neuron" and merged:
+            merged = self._checked(collection, merged, known)
+            clauses = _query.build_clauses(merged, known)
         return _query.select_params(clauses, q, fq)
+
+    def _checked(
+        self, collection: str, criteria: Mapping[str, _Criterion], known: Sequence[str]
+    ) -> dict[str, _Criterion]:
+        """``criteria`` with each value checked against the field's stored values.
+
+        Raises :class:`UnknownValueError` for a value no record has; replaces a value stored
+        only with stray whitespace by its stored forms. Wildcards, ranges and the fields of
+        :data:`_query.UNCHECKED_FIELDS` pass as given; so does every value of a field whose
+        value list the server cannot give (the search itself will say what is wrong).
+        """
+        out: dict[str, _Criterion] = {}
+        for name, value in criteria.items():
+            field = _query.resolve_field(name, known)
+            values = _query.criterion_values(name, value)
+            if field in _query.UNCHECKED_FIELDS or all(_query.is_pattern(v) for v in values):
+                out[name] = values
+                continue
+            try:
+                stored = self._field_values(collection, field)
+            except ServiceUnavailable:
+                raise
+            except APIError:
+                stored = []
+            out[name] = _query.stored_values(field, values, frozenset(stored)) if stored else values
+        return out
 
     def count(
         self,
@@ -365,10 +463,11 @@ class NeuroMorpho:
         *,
         q: str | None = None,
         fq: str | Sequence[str] = (),
+        check_values: bool | None = None,
         **criteria_kw: _Criterion,
     ) -> int:
         """How many neurons match; no criteria counts them all. Arguments as :meth:`search`."""
-        params = self._select("neuron", criteria, q, fq, criteria_kw)
+        params = self._select("neuron", criteria, q, fq, criteria_kw, check_values)
         if not params:
             url = self._api("neuron")
             doc = self._json(url, {"page": 0, "size": 1})
@@ -387,8 +486,9 @@ class NeuroMorpho:
         q: str | None = None,
         fq: str | Sequence[str] = (),
         limit: int | None = None,
+        check_values: bool | None = None,
         **criteria_kw: _Criterion,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> SearchResult:
         """Iterate over the records of every neuron that matches.
 
         Records come in the server's ``sort=neuron_id,asc`` order, which compares ids as
@@ -408,11 +508,28 @@ class NeuroMorpho:
         ``neuron_id``), and none is dropped silently: if fewer distinct records arrive than
         the server announced (the data changed while paging), :class:`APIError` is raised
         at the end. ``limit`` stops after that many records,
-        fetching no more pages than it needs. No match gives an empty iterator. Field names
-        are checked at call time; unknown ones raise :class:`UnknownFieldError`.
+        fetching no more pages than it needs. No match gives an empty iterator.
+
+        The first page is fetched alone (it holds the total), then up to ``in_flight`` pages
+        at once (see :class:`NeuroMorpho`), at most that many ahead of the record being read;
+        records still come strictly in page order.
+
+        Field names are checked at call time; unknown ones raise :class:`UnknownFieldError`.
+        So are values (unless ``check_values`` is false, here or on the client): a value that
+        no neuron has in that field (``species="Rat"``, ``"rats"``) raises
+        :class:`UnknownValueError` naming the closest stored values, and a value the server
+        stores only with stray whitespace (``"dragonfly"``, stored ``"dragonfly "``) is sent
+        as stored. Checking costs one listing of the field's values per client, then cached.
+        Wildcards, ranges, raw ``q``/``fq``, and identifier, free-text, number and date fields
+        (``neuron_name``, ``note``, ``min_age``, ``upload_date``...) are not checked.
+
+        Returns:
+            A :class:`SearchResult`: iterate over it once (as over a generator); ``len()``
+            gives the server's total (at most ``limit``), :meth:`SearchResult.to_dataframe`
+            a typed DataFrame.
         """
         limit = self._check_limit(limit)
-        params = self._select("neuron", criteria, q, fq, criteria_kw)
+        params = self._select("neuron", criteria, q, fq, criteria_kw, check_values)
         url = self._api("neuron", "select") if params else self._api("neuron")
         return self._paginate(
             url,
@@ -444,38 +561,23 @@ class NeuroMorpho:
         parse: Callable[..., dict[str, Any]],
         limit: int | None,
         allow_404: bool,
-    ) -> Iterator[dict[str, Any]]:
+        what: str = "neurons",
+    ) -> SearchResult:
         size = self.page_size if limit is None else max(1, min(self.page_size, limit))
-        seen: set[Any] = set()
-        total = 0
-        page = 0
-        if limit == 0:
-            return
-        while True:
+
+        def fetch(page: int) -> _parse.Page | None:
             doc = self._json(url, {**params, "page": page, "size": size}, allow_404=allow_404)
             if doc is None:  # 404: no hits, or a page past a shrunk result
-                break
+                return None
             block = _parse.parse_page(doc, key, url=url)
             if block.number != page:
                 raise APIError(f"asked for page {page} of {url}, got page {block.number}", url=url)
-            total = block.total_elements
-            for raw in block.items:
-                item = parse(raw, url=url)
-                if item[ident] in seen:
-                    continue
-                seen.add(item[ident])
-                yield item
-                if limit is not None and len(seen) >= limit:
-                    return
-            page += 1
-            if page >= block.total_pages or not block.items:
-                break
-        if len(seen) < total:
-            raise APIError(
-                f"got {len(seen)} of {total} records from {url}: the result set changed while "
-                "paging; search again",
-                url=url,
-            )
+            return block
+
+        pages = RecordPages(
+            fetch, self._in_order, size=size, limit=limit, parse=parse, ident=ident, url=url
+        )
+        return SearchResult(pages, what=what)
 
     # -- literature ------------------------------------------------------------------------
 
@@ -504,7 +606,7 @@ class NeuroMorpho:
         fq: str | Sequence[str] = (),
         limit: int | None = None,
         **criteria: _Criterion,
-    ) -> Iterator[dict[str, Any]]: ...
+    ) -> SearchResult: ...
 
     def literature(
         self,
@@ -515,7 +617,7 @@ class NeuroMorpho:
         fq: str | Sequence[str] = (),
         limit: int | None = None,
         **criteria: _Criterion,
-    ) -> dict[str, Any] | Iterator[dict[str, Any]]:
+    ) -> dict[str, Any] | SearchResult:
         """One article by ``article_id``, or iterate over the articles that match.
 
         ``literature("56e9c95de4b0355017b314d2")`` returns that article (``LookupError`` if
@@ -544,6 +646,7 @@ class NeuroMorpho:
             parse=_parse.parse_article,
             limit=limit,
             allow_404=bool(params),
+            what="articles",
         )
 
     # -- files -----------------------------------------------------------------------------
@@ -582,30 +685,69 @@ class NeuroMorpho:
         metadata: Literal["jsonl", "csv"] | None = None,
         progress: bool | None = None,
         on_progress: Callable[[FileResult], object] | None = None,
+        kinds: Sequence[str] = ("swc",),
+        max_size: int | None = 256 * 1024 * 1024,  # _download.DEFAULT_MAX_SIZE (a test checks)
+        time_limit: float | None = 1800.0,  # _download.DEFAULT_TIME_LIMIT
+        all: bool = False,  # shadows the builtin, unused here; reads as meant: all=True
     ) -> DownloadReport:
-        """Download the standardized SWC files of many neurons into *dest*.
+        """Download the standardized SWC files (or other *kinds*) of many neurons into *dest*.
 
-        *records_or_criteria* is either search criteria (a mapping such as
-        ``{"species": "rat"}``, searched lazily as :meth:`search` does) or an iterable of
-        records, e.g. from :meth:`search` (one record: ``[record]``). Files are streamed
-        over *workers* kept-alive connections, checked (size, SWC content) and only then renamed
-        into place; a manifest in *dest* lets a rerun skip what is complete. Failures are
-        retried *attempts* times and then listed in the returned
-        :class:`~neuromorpho_api.DownloadReport`, never dropped. *rate_limit* caps files per
-        second (off by default: the worker count is the politeness bound). *metadata* also
-        writes the records as ``neuromorpho-metadata.jsonl`` or ``.csv``. Ctrl-C stops within
-        seconds, removes partial files and keeps the manifest.
+        Files are streamed over *workers* kept-alive connections, checked (size, content) and
+        only then renamed into place; a manifest in *dest* lets a rerun skip what is complete.
+        See :func:`neuromorpho_api._download.download` for the guarantees.
+
+        Args:
+            records_or_criteria: search criteria (a mapping such as ``{"species": "rat"}``,
+                searched lazily as :meth:`search` does) or an iterable of records, e.g. from
+                :meth:`search` (one record: ``[record]``). Empty criteria (the whole site,
+                about 18 GB) need ``all=True``.
+            dest: the directory, checked (creatable, writable) before the first request;
+                nothing is created when no neuron matches.
+            limit: at most this many neurons.
+            workers: parallel downloads; above 4, the site's politeness bound, a
+                :class:`UserWarning` is issued.
+            rate_limit: at most this many files per second (default: no cap).
+            attempts: tries per file; failures are then listed in the report, never dropped.
+            verify_existing: on a rerun, check complete files by sha256 (else by size).
+            metadata: also write the records as ``neuromorpho-metadata.jsonl`` or ``.csv``.
+            progress: progress bar; ``None``: only when a person watches.
+            on_progress: called with a :class:`~neuromorpho_api.FileResult` per file.
+            kinds: which files: ``"swc"``, ``"original"``, ``"standardization_log"``,
+                ``"remaining_issues"``, ``"png"``.
+            max_size: bytes per file after decompression (default 256 MiB); ``None``: no cap.
+            time_limit: seconds per file (default 1800); ``None``: no limit.
+            all: with empty criteria, really download every neuron.
+
+        Returns:
+            The :class:`~neuromorpho_api.DownloadReport`; empty when no neuron matches.
+
+        Raises:
+            ValueError: empty criteria without ``all=True``, or an argument out of range.
+            DownloadInterrupted: Ctrl-C; ``.report`` holds what was kept (a rerun resumes).
+            DiskFullError: the destination filled up; ``.report`` holds what was kept.
         """
-        from neuromorpho_api._download import download
+        from neuromorpho_api._download import DownloadReport, check_dest, check_kinds, download
 
         limit = self._check_limit(limit)
+        kinds = check_kinds(kinds)
         total: int | None = None
         records: Iterable[Mapping[str, Any]]
         if isinstance(records_or_criteria, Mapping):
+            if not records_or_criteria and not all:
+                raise ValueError(
+                    "no criteria: that is every neuron on the site (about 18 GB of SWC files); "
+                    "pass all=True to mean it"
+                )
+            # Before the first request: a destination that cannot be written is found now.
+            directory = os.path.abspath(os.fspath(dest))
+            for created in reversed(check_dest(directory)):
+                os.rmdir(created)
             # Always criteria: {"archive": ..., "neuron_name": ...} is a search too. One record
             # is downloaded as [record].
             total = self.count(records_or_criteria)
             total = total if limit is None else min(total, limit)
+            if total == 0:
+                return DownloadReport(directory)
             records = self.search(records_or_criteria, limit=limit)
         else:
             records = records_or_criteria
@@ -627,22 +769,23 @@ class NeuroMorpho:
             timeout=None if isinstance(self._timeout, _Default) else self._timeout,
             on_progress=on_progress,
             total=total,
+            kinds=kinds,
+            max_size=max_size,
+            time_limit=time_limit,
         )
 
     # -- pandas ----------------------------------------------------------------------------
 
     @staticmethod
-    def to_dataframe(records: Iterable[Mapping[str, Any]]) -> pandas.DataFrame:
+    def to_dataframe(
+        records: Iterable[Mapping[str, Any]], *, raw: bool = False
+    ) -> pandas.DataFrame:
         """A :class:`pandas.DataFrame` of records, one row each, columns in record order.
 
-        Needs pandas: ``pip install "neuromorpho-api[pandas]"``. Values are kept as served
-        (list fields stay lists, numeric strings stay strings).
+        Needs pandas: ``pip install "neuromorpho-api[pandas]"``. Columns are typed as
+        :meth:`SearchResult.to_dataframe` types them; ``raw=True`` keeps the values as served
+        (numeric strings stay strings).
         """
-        try:
-            import pandas
-        except ImportError as exc:
-            raise ImportError(
-                'to_dataframe() needs pandas: pip install "neuromorpho-api[pandas]"'
-            ) from exc
-        rows = [{k: v for k, v in r.items() if k != "_links"} for r in records]
-        return pandas.DataFrame.from_records(rows)
+        from neuromorpho_api._frames import records_frame
+
+        return records_frame(records, raw=raw)

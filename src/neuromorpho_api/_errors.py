@@ -6,6 +6,7 @@ what the API answered derive from :class:`NeuroMorphoError`::
 
     NeuroMorphoError
     ├── UnknownFieldError (also ValueError)      a field name the API does not know
+    ├── UnknownValueError (also ValueError)      a criterion value no neuron has
     ├── APIError                                 an unexpected status or body from the API
     │   ├── NeuronNotFound (also LookupError)    unknown neuron id or name
     │   ├── ArticleNotFound (also LookupError)   unknown literature article id
@@ -26,6 +27,7 @@ __all__ = [
     "NeuronNotFound",
     "ServiceUnavailable",
     "UnknownFieldError",
+    "UnknownValueError",
 ]
 
 
@@ -43,6 +45,25 @@ class UnknownFieldError(NeuroMorphoError, ValueError):
             f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?" if suggestions else ""
         )
         super().__init__(f"unknown field {field!r}{hint} (see NeuroMorpho().fields())")
+
+
+class UnknownValueError(NeuroMorphoError, ValueError):
+    """A criterion's value is not among the values the server lists for its field.
+
+    Such a search would match nothing; the error names the closest stored values.
+    """
+
+    def __init__(self, field: str, value: str, suggestions: Sequence[str] = ()) -> None:
+        self.field = field
+        self.value = value
+        self.suggestions = tuple(suggestions)
+        hint = (
+            f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?" if suggestions else ""
+        )
+        super().__init__(
+            f"no neuron has {field}={value!r}{hint} (see NeuroMorpho().values({field!r}); "
+            "check_values=False skips this check)"
+        )
 
 
 class APIError(NeuroMorphoError):

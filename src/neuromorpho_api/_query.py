@@ -19,16 +19,20 @@ import difflib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Union
 
-from neuromorpho_api._errors import UnknownFieldError
+from neuromorpho_api._errors import UnknownFieldError, UnknownValueError
 
 __all__ = [
     "EXTRA_FIELDS",
+    "UNCHECKED_FIELDS",
     "CriterionValue",
     "build_clauses",
+    "criterion_values",
+    "is_pattern",
     "merge_criteria",
     "quote_value",
     "resolve_field",
     "select_params",
+    "stored_values",
 ]
 
 CriterionValue = Union[str, int, Iterable[Union[str, int]]]
@@ -38,6 +42,38 @@ EXTRA_FIELDS: frozenset[str] = frozenset(
     {f"{base}_{i}" for base in ("brain_region", "cell_type") for i in (1, 2, 3)}
 )
 """Search-index fields the server accepts but does not list in ``/api/neuron/fields``."""
+
+UNCHECKED_FIELDS: frozenset[str] = frozenset(
+    {
+        # one value per neuron, or nearly: the lists would cost dozens of pages
+        "neuron_id",
+        "neuron_name",
+        "note",
+        "png_url",
+        "reference_pmid",
+        "reference_doi",
+        # numbers and dates, compared as the server stores them ("45.0", "2006-08-01")
+        "upload_date",
+        "deposition_date",
+        "soma_surface",
+        "surface",
+        "volume",
+        "slicing_thickness",
+        "min_age",
+        "max_age",
+        "min_weight",
+        "max_weight",
+        "reported_value",
+        "reported_xy",
+        "reported_z",
+        "corrected_value",
+        "corrected_xy",
+        "corrected_z",
+    }
+)
+"""Neuron fields whose criteria values are not checked against ``/fields/{f}``: identifiers,
+free text, numbers and dates, where the value list is long and a value absent from it is a
+legitimate question (no neuron of that paper, age or day), not a typo."""
 
 _WILDCARDS = frozenset("*?")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "TO"})
@@ -93,7 +129,7 @@ def resolve_field(name: str, known: Collection[str]) -> str:
     raise UnknownFieldError(name, [by_norm[c] for c in close])
 
 
-def _values(field: str, value: object) -> list[str]:
+def criterion_values(field: str, value: object) -> list[str]:
     """The criterion ``value`` of ``field`` as a non-empty list of strings."""
     items: list[object]
     if isinstance(value, (str, int)):
@@ -135,7 +171,9 @@ def build_clauses(
         field = name if known is None else resolve_field(name, known)
         if not field or not all(c.isalnum() or c == "_" for c in field):
             raise UnknownFieldError(field)
-        clauses.append(f"{field}:" + ",".join(quote_value(v) for v in _values(name, value)))
+        clauses.append(
+            f"{field}:" + ",".join(quote_value(v) for v in criterion_values(name, value))
+        )
     return clauses
 
 
@@ -175,3 +213,50 @@ def select_params(
     if len(every) > 1:
         params["fq"] = every[1:]
     return params
+
+
+def is_pattern(value: str) -> bool:
+    """Whether ``value`` is a wildcard (``*``, ``?``) or a range (``[a TO b]``), not a value."""
+    if any(c in _WILDCARDS for c in value):
+        return True
+    text = value.strip()
+    return text[:1] in "[{" and text[-1:] in "]}" and " TO " in text
+
+
+def _squash(value: str) -> str:
+    return " ".join(value.split())
+
+
+def stored_values(field: str, values: Sequence[str], stored: Collection[str]) -> list[str]:
+    """The forms to send for criterion ``values`` of ``field``, given the field's stored values.
+
+    A value stored as given is kept; one the server stores only with stray whitespace
+    (``"dragonfly"`` stored as ``"dragonfly "``) is replaced by every stored form that differs
+    from it in whitespace alone. Wildcards and ranges pass unchecked. Any other value raises
+    :class:`UnknownValueError` naming up to three close stored values (same letters in another
+    case first).
+    """
+    by_squashed: dict[str, list[str]] = {}
+    for s in stored:
+        by_squashed.setdefault(_squash(s), []).append(s)
+    out: list[str] = []
+    for value in values:
+        if value in stored or is_pattern(value):
+            out.append(value)
+            continue
+        forms = by_squashed.get(_squash(value))
+        if forms:
+            out.extend(sorted(forms))
+            continue
+        raise UnknownValueError(field, value, _close_values(value, by_squashed))
+    return list(dict.fromkeys(out))
+
+
+def _close_values(value: str, by_squashed: Mapping[str, list[str]]) -> list[str]:
+    folded: dict[str, str] = {}
+    for squashed, forms in sorted(by_squashed.items()):
+        folded.setdefault(squashed.casefold(), forms[0])
+    key = _squash(value).casefold()
+    same_letters = [folded[key]] if key in folded else []
+    close = difflib.get_close_matches(key, list(folded), n=3, cutoff=0.6)
+    return list(dict.fromkeys([*same_letters, *(folded[c] for c in close)]))[:3]

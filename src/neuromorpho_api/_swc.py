@@ -10,7 +10,9 @@ garbage", fast and in constant memory, on chunks as they arrive. What passes:
   parent integers (``3`` or ``3.0``), the id positive, the parent ``-1`` or positive; columns
   after the 7th are ignored.
 
-A body with no data line, or any other line, fails with :class:`SWCError` naming the line.
+A body with no data line, or any other line, fails with :class:`SWCError` naming the line; so
+does one with more than :data:`MAX_COMMENT_BYTES` of comment and blank lines (real headers are a
+few kB), which would otherwise let one data line carry an endless body.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import os
 import re
 from typing import NoReturn
 
-__all__ = ["SWCError", "SWCValidator", "check_swc_bytes", "check_swc_file"]
+__all__ = ["MAX_COMMENT_BYTES", "SWCError", "SWCValidator", "check_swc_bytes", "check_swc_file"]
 
 _BOM = b"\xef\xbb\xbf"
 # A data line longer than this is not SWC (real ones are < 100 bytes); the limit keeps memory
-# flat on a body that never sends a newline. Comment lines are skipped, whatever their length.
+# flat on a body that never sends a newline. Comment lines are skipped, whatever their length,
+# up to MAX_COMMENT_BYTES in all.
 MAX_DATA_LINE = 4096
+MAX_COMMENT_BYTES = 1 << 20
 
 # The common shape of a valid data line, checked in C; anything else takes the exact path.
 _NUMBER = rb"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -81,6 +85,15 @@ class SWCValidator:
         self._bom_buffer = b""
         self._after_cr = False  # the last byte seen was a CR ending a line
         self._finished = False
+        self.comment_bytes = 0  # bytes of comment and blank lines so far
+
+    def _count_comment(self, size: int) -> None:
+        self.comment_bytes += size
+        if self.comment_bytes > MAX_COMMENT_BYTES:
+            raise SWCError(
+                f"more than {MAX_COMMENT_BYTES} bytes of comment and blank lines",
+                line=self._line + 1,
+            )
 
     def feed(self, chunk: bytes) -> None:
         """Check the complete lines of *chunk*; keep the incomplete last one for later."""
@@ -119,15 +132,20 @@ class SWCValidator:
         self._extend(lines[-1])
 
     def _extend(self, piece: bytes) -> None:
-        if self._in_comment or not piece:
+        if not piece:
+            return
+        if self._in_comment:
+            self._count_comment(len(piece))
             return
         if not self._pending and piece.lstrip().startswith(b"#"):
             self._in_comment = True
+            self._count_comment(len(piece))
             return
         self._pending += piece
         stripped = self._pending.lstrip()
         if stripped.startswith(b"#"):
             self._in_comment = True
+            self._count_comment(len(self._pending))
             self._pending = b""
         elif len(self._pending) > MAX_DATA_LINE:
             self._line += 1
@@ -137,6 +155,7 @@ class SWCValidator:
         self._line += 1
         if self._in_comment:
             self._in_comment = False
+            self._count_comment(len(piece) + 1)
             return
         line = self._pending + piece if self._pending else piece
         self._pending = b""
@@ -145,6 +164,7 @@ class SWCValidator:
     def _check_line(self, line: bytes) -> None:
         columns = line.split()
         if not columns or columns[0].startswith(b"#"):
+            self._count_comment(len(line) + 1)
             return
         if len(line) > MAX_DATA_LINE:
             self._fail(line, "line too long for SWC data")

@@ -20,6 +20,7 @@ __all__ = [
     "original_url",
     "png_url",
     "remaining_issues_url",
+    "source_version_url",
     "standardization_log_url",
     "swc_url",
 ]
@@ -100,6 +101,11 @@ def original_url(base: str, archive: str, name: str, original_format: str | None
     ext = original_extension(original_format)
     if ext is None:
         return None
+    return source_version_url(base, archive, name, ext)
+
+
+def source_version_url(base: str, archive: str, name: str, ext: str) -> str:
+    """``dableFiles/{archive lower}/Source-Version/{name}.{ext}``."""
     archive_dir = _archive_path(archive.lower())
     return f"{base}/dableFiles/{archive_dir}/Source-Version/{_seg(name + '.' + ext)}"
 

@@ -885,10 +885,15 @@ def test_a_single_record_is_not_records(tmp_path: Path) -> None:
         download({"neuron_name": "x", "archive": "y"}, tmp_path)  # type: ignore[dict-item]
 
 
-def test_empty_input(tmp_path: Path) -> None:
-    report = download([], tmp_path / "new", progress=False)
-    assert report.ok and report.downloaded == [] and (tmp_path / "new").is_dir()
+def test_empty_input_creates_nothing(tmp_path: Path) -> None:
+    report = download([], tmp_path / "new" / "deeper", progress=False, metadata="csv")
+    assert report.ok and report.downloaded == [] and report.kept == 0
     assert isinstance(report, DownloadReport)
+    assert list(tmp_path.iterdir()) == []  # no empty directory left behind
+    existing = tmp_path / "there"
+    existing.mkdir()
+    download([], existing, progress=False, metadata="jsonl")
+    assert existing.is_dir() and list(existing.iterdir()) == []  # not ours to remove
 
 
 def test_dest_that_is_a_file(emu: Emulator, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neuromorpho_api._swc import (
+    MAX_COMMENT_BYTES,
     MAX_DATA_LINE,
     SWCError,
     SWCValidator,
@@ -118,7 +119,7 @@ def test_feed_stops_at_the_first_bad_complete_line() -> None:
 def test_memory_stays_bounded_without_newlines() -> None:
     validator = SWCValidator()
     validator.feed(b"# a comment that never ends")
-    for _ in range(100):
+    for _ in range(15):
         validator.feed(b"x" * 65536)
     assert len(validator._pending) == 0
     validator = SWCValidator()
@@ -214,3 +215,24 @@ def test_arbitrary_bytes_never_crash_and_chunking_never_matters(body: bytes, chu
             return ("error", error.line, error.html)
 
     assert outcome(chunk) == outcome(len(body) or 1)
+
+
+@pytest.mark.parametrize(
+    "filler",
+    [b"# provenance line that goes on and on\n", b"\n", b"   \r\n", b"#"],
+    ids=["comment-lines", "blank-lines", "blank-crlf", "one-endless-comment"],
+)
+def test_the_comment_and_blank_section_is_bounded(filler: bytes) -> None:
+    # One data line and then an endless body of comments passed before: a disk filler.
+    piece = filler * (60_000 // len(filler)) if filler != b"#" else b"#" + b"x" * 60_000
+
+    def endless() -> None:
+        validator = SWCValidator()
+        validator.feed(b"1 1 0 0 0 1 -1\n")
+        for _ in range(2 * MAX_COMMENT_BYTES // 60_000 + 2):
+            validator.feed(piece)
+
+    with pytest.raises(SWCError, match="comment and blank lines"):
+        endless()
+    # A real header of a few kB and blank lines here and there are fine.
+    check_swc_bytes(b"# header\n" * 2000 + b"\n" * 1000 + b"1 1 0 0 0 1 -1\n")

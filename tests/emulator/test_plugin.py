@@ -20,8 +20,7 @@ LOAD_LIKE_PYTEST = textwrap.dedent(
 
     found = entry_points()
     group = found.select(group="pytest11") if hasattr(found, "select") else found["pytest11"]
-    # Python 3.9 lists an editable install twice (its dist-info and src/*.egg-info); pluggy
-    # loads one plugin per name, and so does this.
+    # Python 3.9 may list one distribution twice (an editable install): same entry point.
     (entry,) = {{e.value: e for e in group if e.name == "neuromorpho_api"}}.values()
     plugin = entry.load()
     heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})

@@ -33,9 +33,12 @@ class MetadataWriter:
             self._rows, "x", encoding="utf-8", errors="backslashreplace"
         )
 
-    def add(self, filename: str, record: Mapping[str, Any]) -> None:
+    def add(self, filename: str, record: Mapping[str, Any], *, kind: str | None = None) -> None:
         assert self._file is not None
-        row = {"file": filename, **{k: v for k, v in record.items() if k != "_links"}}
+        row: dict[str, Any] = {"file": filename}
+        if kind is not None:
+            row["kind"] = kind
+        row.update((k, v) for k, v in record.items() if k not in ("_links", "file", "kind"))
         self._file.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 
     def commit(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -9,7 +10,9 @@ from typing import Any, Literal, NamedTuple
 from neuromorpho_api._errors import DownloadError
 
 __all__ = [
+    "DiskFullError",
     "DownloadFailure",
+    "DownloadInterrupted",
     "DownloadReport",
     "FileResult",
     "Status",
@@ -33,8 +36,12 @@ class FileResult(NamedTuple):
     size: int
     """Bytes written (downloaded) or found (skipped); 0 when failed."""
     reason: str
-    """Why it was skipped or failed; empty when downloaded."""
+    """Why it was skipped or failed; empty when downloaded with a confirmed length."""
     record: Mapping[str, Any]
+    kind: str = "swc"
+    """Which of the neuron's files: ``swc``, ``original``, ``standardization_log``, ..."""
+    length_confirmed: bool = True
+    """False when the server did not state the body's length (a rerun checks it again)."""
 
 
 @dataclass(frozen=True)
@@ -46,14 +53,19 @@ class DownloadFailure:
     reason: str
     neuron_id: int | None = None
     path: str = ""
+    kind: str = "swc"
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.reason}"
+        label = self.name if self.kind == "swc" else f"{self.name} ({self.kind})"
+        return f"{label}: {self.reason}"
 
 
 @dataclass
 class DownloadReport:
-    """The outcome of :func:`download`: neuron names by outcome, failures with their reason."""
+    """The outcome of :func:`download`: neuron names by outcome, failures with their reason.
+
+    With several ``kinds``, a neuron is listed once per file.
+    """
 
     dest: str
     downloaded: list[str] = field(default_factory=list)
@@ -65,6 +77,16 @@ class DownloadReport:
     """Bytes written by this run."""
     seconds: float = 0.0
     metadata_file: str | None = None
+    unconfirmed: list[str] = field(default_factory=list)
+    """Names of downloaded neurons whose file length the server did not state: kept, and
+    fetched again by the next run to confirm it."""
+    warnings: list[str] = field(default_factory=list)
+    """Things the caller should know that are not failures (e.g. a damaged manifest)."""
+
+    @property
+    def kept(self) -> int:
+        """Files complete in ``dest`` after this run: downloaded or already there."""
+        return len(self.downloaded) + len(self.skipped)
 
     @property
     def ok(self) -> bool:
@@ -88,6 +110,11 @@ class DownloadReport:
             shown = ", ".join(failure.name for failure in self.failed[:3])
             more = f" and {len(self.failed) - 3} more" if len(self.failed) > 3 else ""
             text += f" (failed: {shown}{more})"
+        if self.unconfirmed:
+            text += (
+                f"; {len(self.unconfirmed)} accepted without a length from the server "
+                "(a rerun checks them again)"
+            )
         return text
 
     def __repr__(self) -> str:
@@ -95,6 +122,60 @@ class DownloadReport:
             f"<DownloadReport {len(self.downloaded)} downloaded, {len(self.skipped)} skipped, "
             f"{len(self.failed)} failed, dest={self.dest!r}>"
         )
+
+    def _repr_html_(self) -> str:
+        """The summary and the failures, as a notebook shows them."""
+        esc = html.escape
+        parts = [f"<p><b>DownloadReport</b> <code>{esc(self.dest)}</code>: {esc(str(self))}</p>"]
+        if self.warnings:
+            items = "".join(f"<li>{esc(warning)}</li>" for warning in self.warnings)
+            parts.append(f"<ul>{items}</ul>")
+        if self.failed:
+            shown = self.failed[:_HTML_ROWS]
+            rows = "".join(
+                f"<tr><td>{esc(f.name)}</td><td>{esc(f.kind)}</td><td>{esc(f.reason)}</td>"
+                f"<td><code>{esc(f.url)}</code></td></tr>"
+                for f in shown
+            )
+            parts.append(
+                "<table><thead><tr><th>failed</th><th>kind</th><th>reason</th><th>URL</th>"
+                f"</tr></thead><tbody>{rows}</tbody></table>"
+            )
+            if len(self.failed) > _HTML_ROWS:
+                parts.append(f"<p>... and {len(self.failed) - _HTML_ROWS} more failures</p>")
+        return "\n".join(parts)
+
+
+_HTML_ROWS = 50
+
+
+class DownloadInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or ``on_progress`` raising ``KeyboardInterrupt``) stopped a download.
+
+    A :class:`KeyboardInterrupt`, so ``except KeyboardInterrupt`` still catches it; what
+    completed before is in :attr:`report` (and on disk, in the manifest: a rerun resumes).
+    """
+
+    def __init__(self, report: DownloadReport) -> None:
+        super().__init__(
+            f"interrupted: {report.kept} file(s) kept in {report.dest}; rerun to resume"
+        )
+        self.report = report
+
+
+class DiskFullError(OSError):
+    """The destination ran out of space (or quota, or maximum file size): the run stopped.
+
+    Every file listed in :attr:`report` is complete and in the manifest: a rerun resumes.
+    """
+
+    def __init__(self, code: int | None, report: DownloadReport) -> None:
+        message = f"no space left on {report.dest}: {report.kept} files kept, rerun to resume"
+        super().__init__(code, message, report.dest)
+        self.report = report
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def format_size(count: int) -> str:
@@ -109,6 +190,7 @@ def failed_result(
     path: str,
     reason: str,
     record: Mapping[str, Any],
+    kind: str = "swc",
 ) -> FileResult:
     """The result of a record whose file was not written."""
-    return FileResult("failed", name, neuron_id, url, path, 0, reason, record)
+    return FileResult("failed", name, neuron_id, url, path, 0, reason, record, kind)

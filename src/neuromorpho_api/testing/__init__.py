@@ -80,7 +80,8 @@ class Emulator:
             puts its CA into the environment.
         client_ca: ask for client certificates and verify them against this CA file.
         isolate: while active, make every other non-loopback name fail to resolve.
-        latency: seconds added to every response (to imitate a real network).
+        latency: one network round trip in seconds: charged per request, per TCP connect
+            and per TLS handshake flight (see ``_tlsserver``).
         https_proxy: serve the proxy over TLS (an HTTPS proxy) instead of plain HTTP.
         proxy_port: port of the loopback proxy (default: any free one).
 
@@ -176,13 +177,18 @@ class Emulator:
         return list(self._servers.proxy_tunnels)
 
     @property
+    def peak_in_flight(self) -> int:
+        """Most requests handled at once (head read to response sent) since the last reset."""
+        return self._servers.peak_in_flight
+
+    @property
     def profile(self) -> Profile:
         """The TLS shape served, one of :data:`PROFILES`."""
         return self._servers.profile
 
     @property
     def latency(self) -> float:
-        """Seconds added before every response (settable)."""
+        """One network round trip in seconds (settable); see ``latency`` above."""
         return self._servers.latency
 
     @latency.setter
@@ -225,6 +231,7 @@ class Emulator:
         self._servers.requests.clear()
         self._servers.handshakes.clear()
         self._servers.proxy_tunnels.clear()
+        self._servers.reset_peak()
 
     # -- life cycle ----------------------------------------------------------------------------
 

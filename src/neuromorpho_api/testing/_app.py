@@ -60,6 +60,7 @@ _HAL = "application/hal+json"
 _HTML = "text/html; charset=iso-8859-1"
 _MAX_SIZE = 500
 _DEFAULT_SIZE = 50
+_JSON_CACHE = 50_000
 _REASONS = {
     400: "Bad Request",
     404: "Not Found",
@@ -71,11 +72,15 @@ _REASONS = {
 
 @dataclass
 class Reply:
-    """One HTTP answer; the transport adds ``Content-Length``, ``Date`` and ``Connection``."""
+    """One HTTP answer; the transport adds ``Content-Length``, ``Date`` and ``Connection``.
+
+    ``server_time``: seconds the transport waits before answering (the server's work).
+    """
 
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    server_time: float = 0.0
 
 
 @dataclass
@@ -98,6 +103,21 @@ class EmulatorOptions:
         None returns every value in one page unless ``size`` is given.
     :ivar clause_join: how space-separated clauses in one ``q``/``fq`` combine (Solr's
         default is OR; the real setting is unknown).
+    :ivar ignore_case: match string values in ``q``/``fq`` and POST bodies case-insensitively
+        (``species:Rat`` finds ``rat``); the real rule is unknown (reference §9).
+    :ivar fields_order: order of ``/fields/{f}`` values: ``"count"`` most frequent first,
+        ties in code-point order (Solr facet order), or ``"value"`` code-point order.
+    :ivar partition_order: order of ``/partition/{f}`` keys: ``"value"`` code-point order
+        (a Java ``TreeMap``), or ``"count"`` most frequent first, ties in code-point order.
+    :ivar bulk_select_omits: neuron ids that ``/api/morphometry/select`` and
+        ``/api/pvec/select`` leave out although ``/id/{id}`` serves them.
+    :ivar bulk_select_status: when set, those two selects answer this status (Spring error
+        JSON) instead of a page.
+    :ivar bulk_select_zero_hits: those selects with no hits (or a page past the last):
+        ``"empty"`` a 200 page without ``_embedded``, ``"404"`` a Spring 404.
+    :ivar server_time_per_row: seconds of server work per record in a page of a listing or
+        select (any collection), waited before the answer: the real site takes about 3.5 s
+        per 500-row page, i.e. ``0.007``.
     """
 
     zero_hits: Literal["404", "empty"] = "404"
@@ -108,6 +128,13 @@ class EmulatorOptions:
     down: bool = False
     fields_page_size: int | None = None
     clause_join: Literal["AND", "OR"] = "AND"
+    ignore_case: bool = False
+    fields_order: Literal["count", "value"] = "count"
+    partition_order: Literal["value", "count"] = "value"
+    bulk_select_omits: frozenset[int] = frozenset()
+    bulk_select_status: int | None = None
+    bulk_select_zero_hits: Literal["empty", "404"] = "empty"
+    server_time_per_row: float = 0.0
 
 
 class _HttpError(Exception):
@@ -177,9 +204,13 @@ class NeuroMorphoApp:
     def __init__(self, database: SyntheticDatabase, options: EmulatorOptions | None = None) -> None:
         self.database = database
         self.options = options if options is not None else EmulatorOptions()
+        #: Called as ``before_request(method, target)`` before each request is answered, in
+        #: the server's thread: a test can change the database between two pages with it.
+        self.before_request: Callable[[str, str], None] | None = None
         # JSON of each record without its _links (they depend on link_base), keyed by
-        # (collection, id(record)): records are read-only, so this never goes stale.
-        self._json: dict[tuple[str, int], str] = {}
+        # (collection, id(record)) and kept with the record: records are read-only (a change
+        # makes a new one), and the identity check stops a recycled id() from matching.
+        self._json: dict[tuple[str, int], tuple[Mapping[str, Any], str]] = {}
 
     # ------------------------------------------------------------------ entry point
 
@@ -193,6 +224,8 @@ class NeuroMorphoApp:
         base_url: str,
     ) -> Reply:
         """Answer one request; ``target`` is the raw request-target."""
+        if self.before_request is not None:
+            self.before_request(method, target)
         method = method.upper()
         if target.startswith(("http://", "https://")):
             # absolute-form (plain proxies): keep only the path and query
@@ -320,12 +353,21 @@ class NeuroMorphoApp:
         return links
 
     # -- record encoding
+    def _cached(self, kind: str, rec: Mapping[str, Any], make: Callable[[], str]) -> str:
+        key = (kind, id(rec))
+        hit = self._json.get(key)
+        if hit is not None and hit[0] is rec:
+            return hit[1]
+        text = make()
+        if len(self._json) >= _JSON_CACHE:
+            del self._json[next(iter(self._json))]  # the oldest: bounded for large databases
+        self._json[key] = (rec, text)
+        return text
+
     def _neuron_json(self, rec: Mapping[str, Any], base: str) -> str:
-        key = ("neuron", id(rec))
-        head = self._json.get(key)
-        if head is None:
-            head = _dumps({k: v for k, v in rec.items() if k != "_links"})[:-1]
-            self._json[key] = head
+        head = self._cached(
+            "neuron", rec, lambda: _dumps({k: v for k, v in rec.items() if k != "_links"})[:-1]
+        )
         nid = rec["neuron_id"]
         b = _dumps(base)[1:-1]
         return (
@@ -335,21 +377,15 @@ class NeuroMorphoApp:
         )
 
     def _article_json(self, rec: Mapping[str, Any], base: str) -> str:
-        key = ("literature", id(rec))
-        head = self._json.get(key)
-        if head is None:
-            head = _dumps({k: v for k, v in rec.items() if k != "_links"})[:-1]
-            self._json[key] = head
+        head = self._cached(
+            "literature", rec, lambda: _dumps({k: v for k, v in rec.items() if k != "_links"})[:-1]
+        )
         b = _dumps(base)[1:-1]
         aid = rec["article_id"]
         return f'{head},"_links":{{"self":{{"href":"{b}/api/literature/id/{aid}"}}}}}}'
 
     def _plain_json(self, kind: str, rec: Mapping[str, Any], base: str) -> str:
-        key = (kind, id(rec))
-        text = self._json.get(key)
-        if text is None:
-            text = self._json[key] = _dumps(rec)
-        return text
+        return self._cached(kind, rec, lambda: _dumps(rec))
 
     def _encoder(self, kind: _Kind) -> Callable[[Mapping[str, Any], str], str]:
         if kind is _NEURON:
@@ -476,8 +512,18 @@ class NeuroMorphoApp:
         coll = self._collection(kind)
         if kind is _NEURON and name in ("physical_integrity",):
             name = "Physical_Integrity"  # one official service spells it this way
-        counts = coll.partition(name) if partition else None
-        values: list[str] = list(counts) if counts is not None else coll.field_values(name)
+        counts: dict[str, int] | None = None
+        if partition:
+            by_value = coll.partition(name)
+            counts = by_value
+            if self.options.partition_order == "count":
+                order = sorted(by_value, key=lambda k: (-by_value[k], k))
+                counts = {k: by_value[k] for k in order}
+            values: list[str] = list(counts)
+        else:
+            values = coll.field_values(name)
+            if self.options.fields_order == "value":
+                values = sorted(values)
         total = len(values)
         given = any(v.strip() for v in params.get("size", ()))
         default = self.options.fields_page_size
@@ -521,9 +567,13 @@ class NeuroMorphoApp:
         is_neuron_select = kind is _NEURON and select is not None
         if is_neuron_select and not chunk and self.options.zero_hits == "404":
             raise _HttpError(404, kind[2])
+        is_bulk_select = kind in (_MORPH, _PVEC) and select is not None
+        if is_bulk_select and not chunk and self.options.bulk_select_zero_hits == "404":
+            raise _HttpError(404, kind[2])
         encode = self._encoder(kind)
         recs = coll.records
         items = [encode(recs[p], base) for p in chunk]
+        server_time = len(items) * self.options.server_time_per_row
         parts = []
         if items:
             parts.append(f'"_embedded":{{"{kind[1]}":[{",".join(items)}]}}')
@@ -533,7 +583,8 @@ class NeuroMorphoApp:
             )
             parts.append(f'"_links":{_dumps(links)}')
         parts.append(f'"page":{_dumps(self._page_obj(size, total, page))}')
-        return Reply(200, [("Content-Type", _HAL)], ("{" + ",".join(parts) + "}").encode())
+        text = "{" + ",".join(parts) + "}"
+        return Reply(200, [("Content-Type", _HAL)], text.encode(), server_time=server_time)
 
     def _select(
         self, kind: _Kind, method: str, params: dict[str, list[str]], body: bytes, base: str
@@ -550,15 +601,29 @@ class NeuroMorphoApp:
                 raise _HttpError(400, f"JSON parse error: {exc}") from None
             if not isinstance(data, dict):
                 raise _HttpError(400, "JSON parse error: the body must be an object")
-            positions = coll.select_post(data, sort=specs)
+            positions = coll.select_post(data, sort=specs, ignore_case=self.options.ignore_case)
             extra: list[tuple[str, str]] = []
         else:
             qs = [v for v in params.get("q", ()) if v.strip()]
             q = qs[0] if qs else None
             fq = [v for v in params.get("fq", ()) if v.strip()]
-            positions = coll.search(q, fq, join=self.options.clause_join, sort=specs)
+            positions = coll.search(
+                q,
+                fq,
+                join=self.options.clause_join,
+                sort=specs,
+                ignore_case=self.options.ignore_case,
+            )
             extra = [("q", q)] if q is not None else []
             extra += [("fq", v) for v in fq]
+        if kind in (_MORPH, _PVEC):
+            if self.options.bulk_select_status is not None:
+                status = self.options.bulk_select_status
+                raise _HttpError(status, _REASONS.get(status, "Error"))
+            omits = self.options.bulk_select_omits
+            if omits:
+                recs = coll.records
+                positions = [p for p in positions if recs[p]["neuron_id"] not in omits]
         return self._listing(kind, params, base, select=(positions, extra))
 
     # ------------------------------------------------------------------ site and files

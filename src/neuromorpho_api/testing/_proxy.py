@@ -1,7 +1,10 @@
 """The emulator's loopback CONNECT proxy: tunnels to the emulator only, refuses the rest.
 
 Child processes reach the emulator through it (see ``Emulator.environ``); plain-HTTP
-proxying answers with the real site's redirect to https.
+proxying answers with the real site's redirect to https. It stands next to its clients:
+the CONNECT costs the round trip of the connect to the server (``latency``), and the
+server then charges that connection nothing more for it. Both sides of the relay have
+``TCP_NODELAY``: small responses go out at once, not after the client's delayed ACK.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ __all__ = ["ProxyServer"]
 
 class _ProxyHandler(socketserver.StreamRequestHandler):
     server: ProxyServer
+    disable_nagle_algorithm = True
 
     def handle(self) -> None:
         if self.server.context is None:
@@ -60,12 +64,20 @@ class _ProxyHandler(socketserver.StreamRequestHandler):
             except OSError:
                 self._reply(502, "Bad Gateway")
                 return
+            upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            rtt = owner.latency
+            if rtt:
+                owner.prepay(upstream.getsockname()[:2])
+                owner.sleep(rtt)
             self._reply(200, "Connection Established", close=False)
             _pump(sock, upstream)
             return
         match = re.match(r"http://([^/:]+)(?::\d+)?(/.*)?$", target)
         if match and owner.proxy_backend(match.group(1), "443") is not None:
-            # Plain-HTTP proxying: answer like the real site, with a redirect to https.
+            # Plain-HTTP proxying: answer like the real site, with a redirect to https
+            # (a connect and a request away).
+            if owner.latency:
+                owner.sleep(2 * owner.latency)
             location = f"https://{match.group(1)}{match.group(2) or '/'}"
             self.wfile.write(
                 f"HTTP/1.1 301 Moved Permanently\r\nLocation: {location}\r\n"

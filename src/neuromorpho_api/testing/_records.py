@@ -3,6 +3,11 @@
 Each builder draws from its own :class:`random.Random`, in a fixed order, with calls whose
 output is stable across Python 3.9-3.13; reordering draws here changes every record.
 Archive sizes are fixed at the default ``n_neurons=3000`` and scale proportionally otherwise.
+
+Two layouts: :func:`build_neurons` draws every record from one stream (the default
+databases, whose records are documented); :func:`layout_chunks` plans a large database in
+chunks of at most :data:`CHUNK` neurons of one archive, each with its own upload date and
+its own stream, so :func:`build_chunk` makes any chunk's records on demand.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import dataclasses
 import datetime
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -39,7 +44,17 @@ from ._schema import (
     Archive,
 )
 
-__all__ = ["SWC_CAP", "build_literature", "build_morphometry", "build_neurons"]
+__all__ = [
+    "CHUNK",
+    "SWC_CAP",
+    "Chunk",
+    "build_chunk",
+    "build_literature",
+    "build_morphometry",
+    "build_neurons",
+    "layout_chunks",
+    "swc_target",
+]
 
 _SWC_MEDIAN = 80_000
 _SWC_SIGMA = 1.2  # p90 = median * exp(1.2816 * sigma) ~ 370 KB before archive factors
@@ -125,24 +140,7 @@ def build_neurons(
         lab = labs.get(arch.name)
         day += rng.randrange(20, 400)
         if lab is None:
-            lab = _lab(arch, rng, datetime.date.fromordinal(day))
-            if arch.name == "Wearne_Hof":
-                lab = dataclasses.replace(
-                    lab,
-                    stain="lucifer yellow",
-                    software="Neurozoom",
-                    fmt="Neurozoom.swc",
-                    protocol="in vivo",
-                    slicing="custom",
-                    objective="Not reported",
-                    magnification="100",
-                    thickness="400",
-                    attributes="Diameter, 3D, Angles",
-                    integrity="Dendrites Moderate",
-                    shrinkage="Reported",
-                    gender="Male/Female",
-                    age_class="old",
-                )
+            lab = _archive_lab(arch, rng, datetime.date.fromordinal(day))
             labs[arch.name] = lab
             next_index[arch.name] = 1
             papers[arch.name] = [0, None]
@@ -157,17 +155,127 @@ def build_neurons(
                 rec = dict(CNIC_001)
             else:
                 rec = _neuron(nid, i, arch, lab, upload, rng, papers[arch.name], used_pmids)
-            rec["_links"] = {
-                "self": {"href": f"{HOST}/api/neuron/id/{nid}"},
-                "measurements": {"href": f"{HOST}/api/morphometry/id/{nid}"},
-                "persistence_vector": {"href": f"{HOST}/api/pvec/id/{nid}"},
-            }
+            rec["_links"] = _links(nid)
             neurons.append(rec)
-            size = rng.lognormvariate(math.log(_SWC_MEDIAN), _SWC_SIGMA) * arch.size_factor
-            swc_targets[nid] = int(min(SWC_CAP, max(3_000.0, size)))
+            swc_targets[nid] = swc_target(rng, arch.size_factor)
             if nid > 1 and rng.random() < 0.02:
                 no_morph.add(nid)
     return neurons, swc_targets, frozenset(no_morph)
+
+
+def swc_target(rng: random.Random, size_factor: float) -> int:
+    """Byte size an SWC body is generated to approach (log-normal, capped)."""
+    size = rng.lognormvariate(math.log(_SWC_MEDIAN), _SWC_SIGMA) * size_factor
+    return int(min(SWC_CAP, max(3_000.0, size)))
+
+
+def _links(nid: int) -> dict[str, dict[str, str]]:
+    return {
+        "self": {"href": f"{HOST}/api/neuron/id/{nid}"},
+        "measurements": {"href": f"{HOST}/api/morphometry/id/{nid}"},
+        "persistence_vector": {"href": f"{HOST}/api/pvec/id/{nid}"},
+    }
+
+
+def _archive_lab(arch: Archive, rng: random.Random, upload: datetime.date) -> _Lab:
+    lab = _lab(arch, rng, upload)
+    if arch.name != "Wearne_Hof":
+        return lab
+    return dataclasses.replace(
+        lab,
+        stain="lucifer yellow",
+        software="Neurozoom",
+        fmt="Neurozoom.swc",
+        protocol="in vivo",
+        slicing="custom",
+        objective="Not reported",
+        magnification="100",
+        thickness="400",
+        attributes="Diameter, 3D, Angles",
+        integrity="Dendrites Moderate",
+        shrinkage="Reported",
+        gender="Male/Female",
+        age_class="old",
+    )
+
+
+#: Most neurons in one chunk of a large database.
+CHUNK = 256
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive neurons of one archive, uploaded on one day (a large database's unit)."""
+
+    index: int
+    archive: Archive
+    lab: _Lab
+    upload: datetime.date
+    first: int  # archive-local index of the first neuron (names count from it)
+    ids: tuple[int, ...]
+
+
+def layout_chunks(n_neurons: int, seed: int) -> tuple[list[Chunk], frozenset[int]]:
+    """Plan a database of *n_neurons* in chunks, in id order; and the ids without morphometry.
+
+    Cheap (no record is made): ids with gaps, archives, labs and upload dates only. Chunks
+    of different archives interleave, and every chunk has a later upload date than the one
+    before, so a large database has many upload dates (over 500 from about 130,000 neurons).
+    """
+    rng = random.Random(f"{seed}:layout")
+    pieces: list[tuple[Archive, int]] = []
+    for arch, count in _allocate(n_neurons):
+        pieces += [(arch, min(CHUNK, count - k)) for k in range(0, count, CHUNK)]
+    head, rest = pieces[0], pieces[1:]  # Wearne_Hof's first chunk holds neuron 1
+    rng.shuffle(rest)
+    labs = {
+        arch.name: _archive_lab(arch, random.Random(f"{seed}:lab:{arch.name}"), _FIRST_DAY)
+        for arch, _ in _allocate(n_neurons)
+    }
+    chunks: list[Chunk] = []
+    no_morph: set[int] = set()
+    next_index: dict[str, int] = {}
+    nid = 0
+    day = _FIRST_DAY.toordinal()
+    last = datetime.date(2025, 6, 1).toordinal()
+    rnd = rng.random
+    for k, (arch, count) in enumerate([head, *rest]):
+        day = min(day + rng.randrange(1, 8), last)
+        ids: list[int] = []
+        for _ in range(count):
+            nid += 1
+            if nid > 1 and rnd() < 0.004:
+                nid += rng.randrange(1, 6)  # ids have gaps, like the real database
+            ids.append(nid)
+            if nid > 1 and rnd() < 0.02:
+                no_morph.add(nid)
+        first = next_index.get(arch.name, 1)
+        next_index[arch.name] = first + count
+        upload = datetime.date.fromordinal(day)
+        chunks.append(Chunk(k, arch, labs[arch.name], upload, first, tuple(ids)))
+    return chunks, frozenset(no_morph)
+
+
+_FIRST_DAY = datetime.date(2006, 1, 1)
+
+
+def build_chunk(chunk: Chunk, seed: int) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """The records of *chunk* (id order) and their SWC size targets, from the chunk's own stream."""
+    rng = random.Random(f"{seed}:chunk:{chunk.index}")
+    paper: list[Any] = [0, None]
+    used_pmids: set[str] = {"12204204", "12902394"}
+    arch, lab = chunk.archive, chunk.lab
+    records: list[dict[str, Any]] = []
+    targets: dict[int, int] = {}
+    for k, nid in enumerate(chunk.ids):
+        if nid == 1:
+            rec = dict(CNIC_001)
+        else:
+            rec = _neuron(nid, chunk.first + k, arch, lab, chunk.upload, rng, paper, used_pmids)
+        rec["_links"] = _links(nid)
+        records.append(rec)
+        targets[nid] = swc_target(rng, arch.size_factor)
+    return records, targets
 
 
 def _lab(arch: Archive, rng: random.Random, upload: datetime.date) -> _Lab:
@@ -311,9 +419,9 @@ def _neuron(
 
 
 def build_literature(
-    neurons: Sequence[Mapping[str, Any]], rng: random.Random
+    neurons: Iterable[Mapping[str, Any]], rng: random.Random
 ) -> list[dict[str, Any]]:
-    """300 literature records; most cite the papers of *neurons*."""
+    """300 literature records; most cite the papers of *neurons* (read until 300 papers)."""
     pmids: list[tuple[str, str, Mapping[str, Any]]] = []
     seen: set[str] = set()
     for rec in neurons:
@@ -321,6 +429,8 @@ def build_literature(
         if p not in seen:
             seen.add(p)
             pmids.append((p, rec["reference_doi"][0], rec))
+            if len(pmids) == 300:
+                break
     words = (
         "dendritic",
         "morphology",
@@ -415,7 +525,7 @@ def build_literature(
 
 
 def build_morphometry(
-    records: Sequence[Mapping[str, Any]], seed: int, no_morphometry_ids: frozenset[int]
+    records: Iterable[Mapping[str, Any]], seed: int | str, no_morphometry_ids: frozenset[int]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Morphometry objects and persistence vectors of *records*, in their order."""
     morph: list[dict[str, Any]] = []

@@ -10,7 +10,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Callable
 
 from ._queryparser import (
     And,
@@ -68,12 +68,20 @@ class Collection:
 
     ``fields`` maps every queryable name (record keys plus aliases such as
     ``brain_region_1`` or ``Neuron_id``) to a getter. Positions are indexes into
-    ``records``; results come back in that (default) order unless sorted.
+    ``records``; results come back in that (default) order unless sorted. ``columns`` may
+    give a field's values in position order without reading the records (a large
+    database makes its records on demand: an index on such a field makes none).
     """
 
-    def __init__(self, records: Sequence[Mapping[str, Any]], fields: Mapping[str, Getter]) -> None:
+    def __init__(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        fields: Mapping[str, Getter],
+        columns: Mapping[str, Callable[[], Sequence[Any]]] | None = None,
+    ) -> None:
         self.records = records
         self.fields = dict(fields)
+        self.columns = dict(columns or {})
         self._index: dict[str, dict[str, list[int]]] = {}
         self._numeric: dict[str, bool] = {}
         self._cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
@@ -94,9 +102,18 @@ class Collection:
         get = self.check_field(name)
         idx = {}
         numeric = False
-        for pos, rec in enumerate(self.records):
-            value = get(rec)
+        column = self.columns.get(name)
+        values = column() if column is not None else map(get, self.records)
+        for pos, value in enumerate(values):
             if value is None:
+                continue
+            if type(value) is str or type(value) is int:  # the common case, kept fast
+                t = value if type(value) is str else str(value)
+                lst = idx.get(t)
+                if lst is None:
+                    idx[t] = [pos]
+                else:
+                    lst.append(pos)
                 continue
             items = value if isinstance(value, list) else (value,)
             seen: set[str] = set()
@@ -145,31 +162,33 @@ class Collection:
             for sub in node.nodes:
                 self._check(sub)
 
-    def _eval(self, node: Node) -> set[int]:
+    def _eval(self, node: Node, fold: bool = False) -> set[int]:
         if isinstance(node, MatchAll):
             return set(range(len(self.records)))
         if isinstance(node, Not):
-            return set(range(len(self.records))) - self._eval(node.node)
+            return set(range(len(self.records))) - self._eval(node.node, fold)
         if isinstance(node, And):
-            result = self._eval(node.nodes[0])
+            result = self._eval(node.nodes[0], fold)
             for sub in node.nodes[1:]:
                 if not result:
                     break
-                result &= self._eval(sub)
+                result &= self._eval(sub, fold)
             return result
         if isinstance(node, Or):
             result = set()
             for sub in node.nodes:
-                result |= self._eval(sub)
+                result |= self._eval(sub, fold)
             return result
         if node.field is None:
             result = set()
             for name in self.fields:
-                result |= self._match(name, node)
+                result |= self._match(name, node, fold)
             return result
-        return self._match(node.field, node)
+        return self._match(node.field, node, fold)
 
-    def _match(self, name: str, m: Match) -> set[int]:
+    def _match(self, name: str, m: Match, fold: bool = False) -> set[int]:
+        if fold and m.kind in ("exact", "wild", "token"):
+            return self._match_folded(name, m)
         idx = self.index(name)
         out: set[int] = set()
         if m.kind == "exact":
@@ -202,6 +221,35 @@ class Collection:
                     out.update(lst)
             return out
         return self._range(idx, m)
+
+    def _match_folded(self, name: str, m: Match) -> set[int]:
+        """Case-insensitive :meth:`_match` (an option: the real server's case rule is unknown)."""
+        idx = self.index(name)
+        if self._numeric[name]:
+            return self._match(name, m)
+        out: set[int] = set()
+        if m.kind == "exact":
+            want = m.text.casefold()
+            for key, lst in idx.items():
+                if key.casefold() == want:
+                    out.update(lst)
+            return out
+        assert m.kind == "token" or m.pattern is not None
+        pat = None if m.pattern is None else re.compile(m.pattern.pattern, re.IGNORECASE)
+        for key, lst in idx.items():
+            if m.kind == "wild":
+                assert pat is not None
+                hit = pat.fullmatch(key) is not None
+            else:
+                tokens = _TOKEN_SPLIT.split(key)
+                if pat is None:
+                    want = m.text.casefold()
+                    hit = any(t.casefold() == want for t in tokens)
+                else:
+                    hit = any(map(pat.fullmatch, tokens))
+            if hit:
+                out.update(lst)
+        return out
 
     @staticmethod
     def _range(idx: Mapping[str, list[int]], m: Match) -> set[int]:
@@ -246,9 +294,13 @@ class Collection:
         *,
         join: ClauseJoin = "AND",
         sort: Sequence[SortSpec] = (),
+        ignore_case: bool = False,
     ) -> list[int]:
-        """Positions matching ``q`` AND every ``fq``, default order unless ``sort`` is given."""
-        key = ("q", q, tuple(fq), join, tuple(sort))
+        """Positions matching ``q`` AND every ``fq``, default order unless ``sort`` is given.
+
+        ``ignore_case`` matches string values (exact, wildcard, token) case-insensitively.
+        """
+        key = ("q", q, tuple(fq), join, tuple(sort), ignore_case)
         with self._lock:  # the emulator's server is threaded
             hit = self._cache.get(key)
             if hit is not None:
@@ -259,13 +311,15 @@ class Collection:
             self._check(tree)
         result: set[int] | None = None
         for tree in trees:
-            found = self._eval(tree)
+            found = self._eval(tree, ignore_case)
             result = found if result is None else result & found
         if result is None:
             result = set(range(len(self.records)))
         return self._remember(key, self.sort(sorted(result), sort))
 
-    def select_post(self, body: Mapping[str, Any], *, sort: Sequence[SortSpec] = ()) -> list[int]:
+    def select_post(
+        self, body: Mapping[str, Any], *, sort: Sequence[SortSpec] = (), ignore_case: bool = False
+    ) -> list[int]:
         """Positions matching a POST-select body: keys ANDed, list members ORed, exact values."""
         for name in body:
             self.check_field(name)
@@ -278,7 +332,8 @@ class Collection:
             for value in values:
                 if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                     raise QueryError(f"values of {name} must be strings")
-                found |= self._match(name, Match(name, "exact", text=_text(value)))
+                exact = Match(name, "exact", text=_text(value))
+                found |= self._match(name, exact, ignore_case)
             result = found if result is None else result & found
         if result is None:
             result = set(range(len(self.records)))

@@ -1,10 +1,23 @@
 """Loopback servers of the emulator: HTTPS with NeuroMorpho.Org's TLS shape, the plain-HTTP
 redirect, and the CONNECT proxy (``_proxy``). Transport only: answers come from ``_app``,
-faults from ``_faults``."""
+faults from ``_faults``.
+
+Latency model (``latency`` is one network round trip, 0 by default): a new connection pays
+one round trip for the TCP connect, then one per TLS handshake flight the client waits for
+(a full TLS 1.2 handshake two, TLS 1.3 or a resumed session one), and every request one
+more, on top of the server time the app asks for (``Reply.server_time``). Loopback connects
+complete in the kernel, so the connect's round trip is paid before the server's first
+flight: the client sees the same total, before its first response. Through the proxy,
+which stands next to the client, the CONNECT pays the round trip of the connect to the
+server instead. Every socket the emulator writes has ``TCP_NODELAY`` (Nagle plus delayed
+ACKs would add ~40 ms to small responses).
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
+import select
 import socket
 import socketserver
 import ssl
@@ -144,7 +157,13 @@ def _remember_sni(sock: Any, server_name: str | None, context: ssl.SSLContext) -
 
 @dataclass(frozen=True)
 class Handshake:
-    """What one TLS handshake with the emulator negotiated (or why it failed)."""
+    """What one TLS handshake with the emulator negotiated (or why it failed).
+
+    ``started`` and ``ended`` are :func:`time.monotonic` readings around the handshake
+    (the modelled round trips included), ``connection`` the id of its connection (the one
+    in :attr:`RequestRecord.connection`), ``round_trips`` the handshake flights charged
+    (0 when ``latency`` is 0).
+    """
 
     server_name: str | None
     protocol: str | None
@@ -152,6 +171,10 @@ class Handshake:
     dh_bits: int | None
     client_certificate: str | None = None
     error: str | None = None
+    connection: int = 0
+    started: float = 0.0
+    ended: float = 0.0
+    round_trips: int = 0
 
     @property
     def ok(self) -> bool:
@@ -160,12 +183,20 @@ class Handshake:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request the emulator answered."""
+    """One request the emulator answered.
+
+    ``started`` (request head read) and ``ended`` (response about to be sent, after the
+    server time and the round trip) are :func:`time.monotonic` readings; ``connection``
+    numbers the emulator's connections from 1 in accept order (plain HTTP and HTTPS alike).
+    """
 
     method: str
     target: str
     headers: dict[str, str]
     status: int
+    connection: int = 0
+    started: float = 0.0
+    ended: float = 0.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -180,8 +211,11 @@ class _Handler(BaseHTTPRequestHandler):
         return "Apache"
 
     def setup(self) -> None:
+        owner = self.server.owner
+        self.connection_id = owner.new_connection_id()
+        owner.charge_connect(self.request)
         if isinstance(self.request, ssl.SSLSocket):
-            self.server.owner.record_handshake(self.request)
+            owner.handshake(self.request, self.connection_id)
         super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -194,9 +228,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        self.server.owner.serve(self, body)
+        owner = self.server.owner
+        started = time.monotonic()
+        owner.enter()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
+            owner.serve(self, body, started)
+        finally:
+            owner.leave()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
@@ -215,8 +255,8 @@ class _EmulatorHTTPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         sock, address = super().get_request()
         if self.context is None:
             return sock, address
-        # The handshake runs in the connection's own thread (do_handshake_on_connect), so a
-        # slow or failing client never blocks accept().
+        # The handshake runs in the connection's own thread (``_Handler.setup``), so a slow
+        # or failing client never blocks accept().
         sock.settimeout(10)
         wrapped = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return wrapped, address
@@ -268,6 +308,16 @@ class ServerSet:
             proxy_context.load_cert_chain(identity.cert_chain, identity.private_key)
         self._proxy = ProxyServer(self, proxy_context, proxy_port)
         self._threads: list[threading.Thread] = []
+        #: How the servers wait out modelled time (a test may record calls instead).
+        self.sleep: Callable[[float], None] = time.sleep
+        self._ids = itertools.count(1)
+        self._count_lock = threading.Lock()
+        self._in_flight = 0
+        #: Most requests handled at once (head read to response sent) since the last reset.
+        self.peak_in_flight = 0
+        # Local addresses of the proxy's upstream connections: their connect round trip
+        # was paid by the CONNECT.
+        self._prepaid: set[tuple[str, int]] = set()
 
     @property
     def https_port(self) -> int:
@@ -313,35 +363,94 @@ class ServerSet:
             return None
         return self.http_port if port == "80" else self.https_port
 
-    def record_handshake(self, sock: ssl.SSLSocket) -> None:
+    def new_connection_id(self) -> int:
+        return next(self._ids)
+
+    def enter(self) -> None:
+        with self._count_lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+
+    def leave(self) -> None:
+        with self._count_lock:
+            self._in_flight -= 1
+
+    def reset_peak(self) -> None:
+        """Start counting :attr:`peak_in_flight` again from the requests in flight now."""
+        with self._count_lock:
+            self.peak_in_flight = self._in_flight
+
+    def prepay(self, address: tuple[str, int]) -> None:
+        """The proxy paid the connect round trip of its connection from *address*."""
+        with self._count_lock:
+            self._prepaid.add(address)
+
+    def charge_connect(self, sock: socket.socket) -> None:
+        """Sleep one round trip for the TCP connect, once the client has spoken."""
+        rtt = self.latency
+        if not rtt:
+            return
+        # Wait for the client's first bytes: a connection from the proxy is registered as
+        # prepaid before its client may send anything.
+        select.select([sock], [], [], 10)
         try:
-            sock.do_handshake()
+            peer = sock.getpeername()
+        except OSError:
+            return
+        with self._count_lock:
+            prepaid = (peer[0], peer[1]) in self._prepaid
+            self._prepaid.discard((peer[0], peer[1]))
+        if not prepaid:
+            self.sleep(rtt)
+
+    def handshake(self, wrapped: ssl.SSLSocket, connection: int) -> None:
+        """Run the server side of the handshake on *wrapped*, logging it."""
+        started = time.monotonic()
+        flights = 0
+        try:
+            rtt = self.latency
+            if rtt:
+                flights = _slow_handshake(wrapped, rtt, self.sleep)
+            else:
+                wrapped.do_handshake()
         except (ssl.SSLError, OSError) as error:
             self.handshakes.append(
                 Handshake(
-                    None, None, None, None, error=getattr(error, "reason", None) or str(error)
+                    None,
+                    None,
+                    None,
+                    None,
+                    error=getattr(error, "reason", None) or str(error),
+                    connection=connection,
+                    started=started,
+                    ended=time.monotonic(),
+                    round_trips=flights,
                 )
             )
             raise
-        cipher = sock.cipher()
+        cipher = wrapped.cipher()
         name = cipher[0] if cipher else None
-        peer = sock.getpeercert()
+        peer = wrapped.getpeercert()
         subject = None
         if peer:
             rdns: Any = peer.get("subject", ())
             subject = ",".join(f"{key}={value}" for rdn in rdns for key, value in rdn)
         self.handshakes.append(
             Handshake(
-                getattr(sock, "neuromorpho_sni", None),
-                sock.version(),
+                getattr(wrapped, "neuromorpho_sni", None),
+                wrapped.version(),
                 name,
                 _dh_bits(name, self.profile),
                 subject,
+                connection=connection,
+                started=started,
+                ended=time.monotonic(),
+                round_trips=flights,
             )
         )
-        sock.settimeout(_Handler.timeout)
+        wrapped.settimeout(_Handler.timeout)
 
-    def serve(self, handler: _Handler, body: bytes) -> None:
+    def serve(self, handler: _Handler, body: bytes, started: float) -> None:
         tls = isinstance(handler.request, ssl.SSLSocket)
         host = handler.headers.get("Host", "neuromorpho.org").split(":")[0]
         target = handler.path
@@ -351,8 +460,9 @@ class ServerSet:
         else:
             headers = dict(handler.headers.items())
             reply = self._handle(handler.command, target, headers, body, f"https://{host}")
-        if self.latency:
-            time.sleep(self.latency)
+        delay = reply.server_time + self.latency
+        if delay > 0:
+            self.sleep(delay)
         fault = self.faults.take(target) if tls else None
         status = reply.status
         if fault is not None and fault.kind == "status":
@@ -360,6 +470,61 @@ class ServerSet:
         elif fault is not None and fault.kind == "html":
             status = 200
         self.requests.append(
-            RequestRecord(handler.command, target, dict(handler.headers.items()), status)
+            RequestRecord(
+                handler.command,
+                target,
+                dict(handler.headers.items()),
+                status,
+                connection=handler.connection_id,
+                started=started,
+                ended=time.monotonic(),
+            )
         )
         send_reply(handler, reply, fault)
+
+
+def _slow_handshake(sock: ssl.SSLSocket, rtt: float, sleep: Callable[[float], None]) -> int:
+    """Handshake, answering each client flight one round trip late; return the flights.
+
+    The first flight (ServerHello...) always costs one. A client's next flight that opens
+    with a handshake record (TLS 1.2's ClientKeyExchange, or a second ClientHello after a
+    HelloRetryRequest) waits for one more server flight; TLS 1.3's encrypted Finished and a
+    resumed TLS 1.2 session's ChangeCipherSpec do not. OpenSSL may read that flight before
+    it can be peeked at (the client answered at once): a full TLS 1.2 handshake then pays
+    its second round trip just after, so the client sees it before its first response.
+    """
+    sleep(rtt)
+    flights = 1
+    # A duplicate descriptor, to peek at the client's next record under the TLS layer.
+    peek = socket.fromfd(sock.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+    deadline = time.monotonic() + 10
+    try:
+        sock.setblocking(False)
+        while True:
+            try:
+                sock.do_handshake()
+                if flights == 1 and sock.version() == "TLSv1.2" and not sock.session_reused:
+                    sleep(rtt)
+                    flights = 2
+                return flights
+            except ssl.SSLWantReadError:
+                reading = True
+            except ssl.SSLWantWriteError:
+                reading = False
+            left = max(0.0, deadline - time.monotonic())
+            ready = select.select([sock] if reading else [], [] if reading else [sock], [], left)
+            if not any(ready):
+                raise socket.timeout("TLS handshake timed out")
+            if reading and flights == 1 and _peek(peek) == b"\x16":
+                sleep(rtt)
+                flights = 2
+    finally:
+        peek.close()
+        sock.setblocking(True)
+
+
+def _peek(sock: socket.socket) -> bytes:
+    try:
+        return sock.recv(1, socket.MSG_PEEK)
+    except OSError:  # nothing there after all, or the client has gone: no flight to wait for
+        return b""
