@@ -475,7 +475,9 @@ def test_retry_after_is_honoured(emu: Emulator, tmp_path: Path, waits: list[floa
     assert waits and all(6.5 <= w <= 7.0 for w in waits)
 
 
-def test_retry_after_pauses_every_worker(emu: Emulator, tmp_path: Path) -> None:
+def test_retry_after_pauses_every_worker(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     records = good_records(emu, 8)
     emu.faults.add(
         re.escape(emu.database.file_path(records[0])),
@@ -483,20 +485,20 @@ def test_retry_after_pauses_every_worker(emu: Emulator, tmp_path: Path) -> None:
         status=503,
         headers={"Retry-After": "1"},
     )
-    started = time.monotonic()
-    finished: list[float] = []
-    report = download(
-        records,
-        tmp_path,
-        progress=False,
-        workers=2,
-        on_progress=lambda result: finished.append(time.monotonic() - started),
+    # A clock that stands still: once the server has asked for a pause, each request that any
+    # worker starts afterwards must wait for it first (recorded, not slept).
+    monkeypatch.setattr(fetch, "time", types.SimpleNamespace(monotonic=lambda: 1000.0))
+    pauses: list[tuple[str, float]] = []
+    monkeypatch.setattr(
+        fetch,
+        "_pause",
+        lambda stop, seconds: pauses.append((threading.current_thread().name, seconds)),
     )
+    report = download(records, tmp_path, progress=False, workers=2)
     assert report.ok
-    # Only what the other worker had already started may finish during the pause (one file,
-    # two if it was quicker than the 503): without the pause all 7 others would.
-    assert sum(1 for t in finished if t < 0.9) <= 2
-    assert max(finished) >= 1.0
+    assert pauses, "nobody waited for Retry-After"
+    assert {seconds for _, seconds in pauses} == {1.0}  # the server's pause, no backoff
+    assert len({worker for worker, _ in pauses}) == 2  # both workers waited, not just one
 
 
 def test_retry_after_is_capped(emu: Emulator, tmp_path: Path, waits: list[float]) -> None:
