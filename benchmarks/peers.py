@@ -1,11 +1,12 @@
 """neuromorpho-api, neuromorphopy and navis side by side, against the emulator in its own process.
 
-Install the peers into a separate venv (not part of the test run), with this package:
+Install the peers into a separate venv outside the repository (not part of the test run),
+with this package (neuromorphopy needs Python >= 3.11):
 
-    python3.11 -m venv peers-venv
-    peers-venv/bin/python -m pip install -e . -r benchmarks/peers-requirements.txt
-    peers-venv/bin/python benchmarks/peers.py --quick          # smoke check, about a minute
-    peers-venv/bin/python benchmarks/peers.py --json peers.json
+    python3.11 -m venv ../peers-venv
+    ../peers-venv/bin/python -m pip install -e ".[emulator]" -r benchmarks/peers-requirements.txt
+    ../peers-venv/bin/python benchmarks/peers.py --quick      # smoke check, about two minutes
+    ../peers-venv/bin/python benchmarks/peers.py --json peers.json
 
 Or keep this package's own venv and name the peers' interpreter: ``--peers-python
 peers-venv/bin/python``. A client that is not installed gets "not installed" rows.
@@ -15,7 +16,14 @@ every client task runs in a fresh process of its own, pointed at the emulator on
 environment (``HTTPS_PROXY``, ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE`` from
 ``Emulator.environ()``), with the real ``https://neuromorpho.org`` URLs the clients hard-code.
 Each client is used through its documented API with its default settings (its own concurrency,
-page size and politeness). Runs are interleaved (client order rotates) and times are medians.
+page size and politeness), plus two variants at equal concurrency: this package with the rate
+limit off (4 pages in flight, its default) and neuromorphopy with ``max_concurrent=4`` (its
+default is 20). Runs are interleaved (client order rotates) and times are medians.
+
+The emulator's latency model (``--latency``, one round trip) charges every request, every TCP
+connect (here: the proxy's CONNECT) and every TLS handshake flight, so a client that opens a
+connection per request pays for it as it would on a real network; ``--server-time-per-row``
+adds the server's own work per record of a listing page (the real site: about 0.007 s).
 
 - search: every record of a one-value query with about 2,000 and 10,000 hits; records
   returned, missing, extra, duplicated;
@@ -23,14 +31,14 @@ page size and politeness). Runs are interleaved (client order rotates) and times
   the emulator's own bytes (navis parses files into neurons: there, nodes are compared);
 - memory: peak RSS (``ru_maxrss``) of a client process downloading 2,000 files;
 - import: ``python -c "import x"`` in fresh processes minus ``python -c pass``, median;
-- politeness, seen by the emulator: requests, peak requests in any 1-s window, most requests in
-  flight at once, TCP connections (proxy tunnels) and TLS handshakes.
+- politeness, from the emulator's own request records: requests, peak requests started in any
+  1-s window, most requests in flight at once (``Emulator.peak_in_flight``), TCP connections
+  and TLS handshakes.
 
-Losses are attributed: names with ``+``, tab-separated SWC files, latin-1 or BOM+CRLF files, and search
-results missing exactly their last records. Benchmark-local additions in the emulator process
-(the emulator lacks them; see the printed notes): per-request timings, a ``neuron_info.jsp``
-page (neuromorphopy scrapes its file links from it), and ``TCP_NODELAY`` on the proxy relay
-(``--as-is`` leaves the relay as it is).
+Losses are attributed: names with ``+``, tab-separated SWC files, latin-1 or BOM+CRLF files, and
+search results missing exactly their last records. One benchmark-local addition in the emulator
+process: a ``neuron_info.jsp`` page (neuromorphopy scrapes its file links from it; the emulator
+serves the API and the files, not the site's HTML pages).
 
 This module is long because it is one self-contained script: the emulator process, the client
 programs and the report live together so that a reader can check what each number means.
@@ -57,55 +65,36 @@ CLIENTS = {
     "neuromorpho-api": ("neuromorpho-api", "import neuromorpho_api"),
     "neuromorpho-api, rate limit off": ("neuromorpho-api", "import neuromorpho_api"),
     "neuromorphopy": ("neuromorphopy", "import neuromorphopy"),
+    "neuromorphopy, 4 in flight": ("neuromorphopy", "import neuromorphopy"),
     "navis": ("navis", "import navis.interfaces.neuromorpho"),
 }
-# Variants that only differ where the option matters.
+# Variants: measured in searches (and, for a concurrency variant, downloads), not for imports.
+VARIANTS = {"neuromorpho-api, rate limit off", "neuromorphopy, 4 in flight"}
 SEARCH_ONLY = {"neuromorpho-api, rate limit off"}
 TASK_TIMEOUT = 900
 
 # -- the emulator process -----------------------------------------------------------------------
 
 EMULATOR = r"""
-import contextlib, hashlib, json, random, re, socket, ssl, sys, threading, time
-from urllib.parse import parse_qs, quote
+import hashlib, json, random, re, ssl, sys, time
+from urllib.parse import parse_qs
 
-n_neurons, seed, latency, profile, nodelay = sys.argv[1:6]
-if nodelay == "1":
-    # The proxy relay does not set TCP_NODELAY: small back-to-back writes through it wait for
-    # delayed ACKs. Set it on every socket this process accepts or opens.
-    def _nodelay(sock):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
-    _accept, _connect = socket.socket.accept, socket.create_connection
-    def accept(self):
-        conn, address = _accept(self)
-        return _nodelay(conn), address
-    socket.socket.accept = accept
-    socket.create_connection = lambda *a, **k: _nodelay(_connect(*a, **k))
-
-from neuromorpho_api.testing import Emulator
+from neuromorpho_api.testing import Emulator, EmulatorOptions
 try:  # private: the emulator's answer type; without it neuron_info.jsp stays a 404
     from neuromorpho_api.testing._app import Reply
 except ImportError:
     Reply = None
 
-class BenchEmulator(Emulator):
-    # Timings of each request (the emulator logs requests without times) and neuron_info.jsp.
-    def __init__(self, *args, **kwargs):
-        self.timings, self.timing_lock = [], threading.Lock()
-        super().__init__(*args, **kwargs)
+n_neurons, seed, latency, profile = sys.argv[1:5]
 
+class BenchEmulator(Emulator):
+    # The one addition: neuron_info.jsp, the HTML page neuromorphopy scrapes its file links
+    # from (the emulator serves the API and the files, not the site's pages).
     def _handle(self, method, target, headers, body, base_url):
-        start = time.perf_counter()
-        try:
-            path, _, query = target.partition("?")
-            if Reply is not None and path in ("/neuron_info.jsp", "/neuroMorpho/neuron_info.jsp"):
-                return self._neuron_info(query)
-            return super()._handle(method, target, headers, body, base_url)
-        finally:
-            with self.timing_lock:
-                self.timings.append((start, time.perf_counter() + self.latency))
+        path, _, query = target.partition("?")
+        if Reply is not None and path in ("/neuron_info.jsp", "/neuroMorpho/neuron_info.jsp"):
+            return self._neuron_info(query)
+        return super()._handle(method, target, headers, body, base_url)
 
     def _neuron_info(self, query):
         # The servlet decodes the query string: "+" is a space, as in every form encoding.
@@ -152,10 +141,13 @@ def file_truth(record):
         "encoding": db.encoding_quirks.get(record["neuron_id"]),
     }
 
-def pick_files(count, head):
+def usable():
     unusable = db.missing_file_ids | db.broken_file_ids
-    usable = [r for r in db.neurons if r["neuron_id"] not in unusable]
-    sample = random.Random(f"peers:{seed}").sample(usable, min(count, len(usable)))
+    return [r for r in db.neurons if r["neuron_id"] not in unusable]
+
+def pick_files(count, head):
+    records = usable()
+    sample = random.Random(f"peers:{seed}").sample(records, min(count, len(records)))
     truths = [file_truth(r) for r in sample]
     # Make sure the cases exist even in the small first sample (both are common on the site).
     for slot, case in enumerate(("plus", "tabs")):
@@ -167,24 +159,23 @@ def pick_files(count, head):
                     break
     return [{"record": r, "truth": t} for r, t in zip(sample, truths)]
 
-def stats():
+def smallest_files(count):
+    # The smallest files, so that round trips dominate, as they do for a polite crawler.
+    records = sorted(usable(), key=lambda r: db.swc_size_target(r["neuron_id"]))[:count]
+    return [{"record": r, "truth": file_truth(r)} for r in records]
+
+def stats(want_starts=False):
+    # Everything from the emulator's own records: request start (head read) and end (answer
+    # sent, server time and round trip included), connections, handshakes, peak in flight.
     requests = emulator.requests
     handshakes = emulator.handshakes
-    with emulator.timing_lock:
-        spans = sorted(emulator.timings)
-    starts = [s for s, _ in spans]
-    peak_rate = in_flight = 0
-    low = 0
+    starts = sorted(r.started for r in requests)
+    peak_rate = low = 0
     for high, start in enumerate(starts):
         while starts[low] <= start - 1.0:
             low += 1
         peak_rate = max(peak_rate, high - low + 1)
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    level = 0
-    for _, step in events:
-        level += step
-        in_flight = max(in_flight, level)
-    seconds = (max(e for _, e in spans) - starts[0]) if spans else 0.0
+    span = (max(r.ended for r in requests) - starts[0]) if requests else 0.0
     return {
         "requests": len(requests),
         "api": sum(r.target.startswith("/api") for r in requests),
@@ -192,35 +183,40 @@ def stats():
         "pages": sum(r.target.startswith(("/neuron_info", "/neuroMorpho/neuron_info"))
                      for r in requests),
         "errors": sum(r.status >= 400 for r in requests),
-        "connections": len(emulator.proxy_tunnels),
+        "connections": len({r.connection for r in requests}),
+        "tunnels": len(emulator.proxy_tunnels),
         "handshakes": len(handshakes),
         "failed_handshakes": sum(h.error is not None for h in handshakes),
-        # None: the timing hook (Emulator._handle, private) was not called.
-        "peak_per_s": peak_rate if spans or not requests else None,
-        "mean_per_s": round(len(spans) / seconds, 1) if seconds else None,
-        "in_flight": in_flight if spans or not requests else None,
+        "peak_per_s": peak_rate,
+        "mean_per_s": round(len(requests) / span, 1) if span else None,
+        "in_flight": emulator.peak_in_flight,
+        "span_s": round(span, 3),
+        **({"starts": [s - starts[0] for s in starts]} if want_starts else {}),
     }
 
-def reset():
-    emulator.reset()
-    with emulator.timing_lock:
-        emulator.timings.clear()
+def reset(server_time_per_row=0.0, latency=None):
+    emulator.reset()  # default options, empty logs, peak in flight from now
+    emulator.options = EmulatorOptions(server_time_per_row=server_time_per_row)
+    if latency is not None:
+        emulator.latency = latency
 
 environ = dict(emulator.environ(), SSL_CERT_FILE=emulator.ca_bundle)
 reply({"environ": environ, "neurons": len(db.neurons), "openssl": ssl.OPENSSL_VERSION,
        "python": sys.version.split()[0], "neuron_info_page": Reply is not None})
 for line in sys.stdin:
     command = json.loads(line)
-    name = command["cmd"]
+    name = command.pop("cmd")
     if name == "query":
         reply(pick_query(command["target"]))
     elif name == "files":
         reply(pick_files(command["count"], command["head"]))
+    elif name == "smallest_files":
+        reply(smallest_files(command["count"]))
     elif name == "reset":
-        reset()
+        reset(**command)
         reply({})
     elif name == "stats":
-        reply(stats())
+        reply(stats(**command))
     elif name == "stop":
         break
 emulator.stop()
@@ -230,7 +226,7 @@ emulator.stop()
 class EmulatorProcess:
     """The emulator in a child process, driven by one JSON line per command."""
 
-    def __init__(self, neurons: int, seed: int, latency: float, profile: str, nodelay: bool):
+    def __init__(self, neurons: int, seed: int, latency: float, profile: str):
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -240,12 +236,11 @@ class EmulatorProcess:
                 str(seed),
                 str(latency),
                 profile,
-                "1" if nodelay else "0",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env=_clean_environ(),
+            env=clean_environ(),
         )
         self.hello = self._read()
 
@@ -273,7 +268,7 @@ class EmulatorProcess:
                 self.process.kill()
 
 
-def _clean_environ() -> dict[str, str]:
+def clean_environ() -> dict[str, str]:
     """This environment without proxy and CA variables: only the emulator's get through."""
     drop = {
         "REQUESTS_CA_BUNDLE",
@@ -329,7 +324,7 @@ except Exception as error:
 import asyncio
 from neuromorphopy import NeuroMorphoClient
 async def search():
-    async with NeuroMorphoClient() as client:
+    async with NeuroMorphoClient(**task["options"]) as client:
         return await client.search_neurons({task["field"]: [task["value"]]}, show_progress=False)
 started = time.perf_counter()
 try:
@@ -341,7 +336,7 @@ except Exception as error:
 import asyncio, pathlib
 from neuromorphopy import NeuroMorphoClient
 async def download():
-    async with NeuroMorphoClient() as client:
+    async with NeuroMorphoClient(**task["options"]) as client:
         await client.download_neurons(task["records"], pathlib.Path(task["dest"]),
                                       show_progress=False)
 started = time.perf_counter()
@@ -373,6 +368,12 @@ except Exception as error:
 """,
 }
 PROGRAMS[("neuromorpho-api, rate limit off", "search")] = PROGRAMS[("neuromorpho-api", "search")]
+PROGRAMS[("neuromorphopy, 4 in flight", "search")] = PROGRAMS[("neuromorphopy", "search")]
+PROGRAMS[("neuromorphopy, 4 in flight", "download")] = PROGRAMS[("neuromorphopy", "download")]
+OPTIONS = {
+    "neuromorpho-api, rate limit off": {"rate_limit": None},
+    "neuromorphopy, 4 in flight": {"max_concurrent": 4},
+}
 
 
 def client_python(client: str, args: argparse.Namespace) -> str:
@@ -386,7 +387,12 @@ def installed_version(python: str, distribution: str) -> str | None:
 
 
 def run_client(
-    emulator: EmulatorProcess, python: str, client: str, kind: str, task: dict[str, Any]
+    emulator: EmulatorProcess,
+    python: str,
+    client: str,
+    kind: str,
+    task: dict[str, Any],
+    server_time_per_row: float = 0.0,
 ) -> dict[str, Any]:
     """Run one task in a fresh process; the result plus what the emulator saw."""
     with tempfile.TemporaryDirectory(prefix="neuromorpho-peers-") as scratch:
@@ -394,13 +400,13 @@ def run_client(
         with open(task_file, "w") as out:
             json.dump(task, out)
         code = PROLOGUE + PROGRAMS[(client, kind)] + EPILOGUE
-        emulator.call("reset")
+        emulator.call("reset", server_time_per_row=server_time_per_row)
         try:
             done = subprocess.run(
                 [python, "-c", code, result_file, task_file],
                 capture_output=True,
                 text=True,
-                env={**_clean_environ(), **emulator.hello["environ"]},
+                env={**clean_environ(), **emulator.hello["environ"]},
                 cwd=scratch,
                 timeout=TASK_TIMEOUT,
                 check=False,
@@ -521,27 +527,26 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
     present = [client for client, version in versions.items() if version]
     results: dict[str, Any] = {"sizes": sizes, "versions": versions, "tasks": []}
-    emulator = EmulatorProcess(
-        sizes["neurons"], args.seed, args.latency, args.profile, nodelay=not args.as_is
-    )
+    emulator = EmulatorProcess(sizes["neurons"], args.seed, args.latency, args.profile)
     try:
         results["emulator"] = {k: v for k, v in emulator.hello.items() if k != "environ"}
-        tasks: list[tuple[str, str, dict[str, Any], Any]] = []
+        # (title, kind, subject, runs, with the variants)
+        tasks: list[tuple[str, str, Any, int, bool]] = []
         for target in sizes["searches"]:
             query = emulator.call("query", target=target)
             title = f"search {query['field']}:{query['value']} ({len(query['expected'])} records)"
-            tasks.append((title, "search", query, args.runs))
+            tasks.append((title, "search", query, args.runs, True))
         files = emulator.call(
             "files", count=max(sizes["files"], sizes["memory_files"]), head=sizes["files"]
         )
-        tasks.append(
-            (f"download {sizes['files']} SWC files", "download", files[: sizes["files"]], args.runs)
-        )
-        tasks.append(
-            (f"download {sizes['memory_files']} SWC files (peak RSS)", "download", files, 1)
-        )
-        for title, kind, subject, runs in tasks:
+        title = f"download {sizes['files']} SWC files"
+        tasks.append((title, "download", files[: sizes["files"]], args.runs, True))
+        title = f"download {sizes['memory_files']} SWC files (peak RSS)"
+        tasks.append((title, "download", files, 1, False))
+        for title, kind, subject, runs, variants in tasks:
             clients = [c for c in CLIENTS if kind == "search" or c not in SEARCH_ONLY]
+            if not variants:
+                clients = [c for c in clients if c not in VARIANTS]
             rows: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
             clients = [c for c in clients if c in present]
             for run in range(runs):
@@ -559,16 +564,15 @@ def one_run(
     emulator: EmulatorProcess, args: argparse.Namespace, client: str, kind: str, subject: Any
 ) -> dict[str, Any]:
     python = client_python(client, args)
+    options = OPTIONS.get(client, {})
     if kind == "search":
-        task = {"field": subject["field"], "value": subject["value"]}
-        if client.startswith("neuromorpho-api"):
-            task["options"] = {"rate_limit": None} if "rate limit off" in client else {}
-        result = run_client(emulator, python, client, kind, task)
+        task = {"field": subject["field"], "value": subject["value"], "options": options}
+        result = run_client(emulator, python, client, kind, task, args.server_time_per_row)
         return {**result, "check": check_search(result, subject), "ids": None}
     dest = tempfile.mkdtemp(prefix="neuromorpho-peers-files-")
     try:
-        task = {"records": [f["record"] for f in subject], "dest": dest}
-        result = run_client(emulator, python, client, kind, task)
+        task = {"records": [f["record"] for f in subject], "dest": dest, "options": options}
+        result = run_client(emulator, python, client, kind, task, args.server_time_per_row)
         return {**result, "check": check_download(result, subject, dest), "neurons": None}
     finally:
         shutil.rmtree(dest, ignore_errors=True)
@@ -578,7 +582,7 @@ def measure_imports(args: argparse.Namespace, present: list[str], runs: int) -> 
     """Median wall time of ``python -c "import x"`` minus ``python -c pass``, fresh processes."""
     subjects = {"requests (baseline)": (sys.executable, "import requests")}
     for client in present:
-        if client not in SEARCH_ONLY:
+        if client not in VARIANTS:
             subjects[client] = (client_python(client, args), CLIENTS[client][1])
     samples: dict[str, list[float]] = {name: [] for name in subjects}
     empty: dict[str, list[float]] = {}
@@ -586,7 +590,7 @@ def measure_imports(args: argparse.Namespace, present: list[str], runs: int) -> 
         for name, (python, statement) in subjects.items():
             for code, sink in ((statement, samples[name]), ("pass", empty.setdefault(python, []))):
                 started = time.perf_counter()
-                subprocess.run([python, "-c", code], check=True, env=_clean_environ())
+                subprocess.run([python, "-c", code], check=True, env=clean_environ())
                 sink.append((time.perf_counter() - started) * 1000)
     return {
         name: {
@@ -606,6 +610,11 @@ def _spread(values: list[Any]) -> str:
     return str(distinct[0]) if len(distinct) == 1 else "/".join(str(v) for v in values)
 
 
+def _median(values: list[float | None]) -> str:
+    known = [v for v in values if v is not None]
+    return f"{statistics.median(known):.1f}" if known else "n/a"
+
+
 def _most(values: list[int | None]) -> str:
     known = [v for v in values if v is not None]
     return str(max(known)) if known else "n/a"
@@ -615,22 +624,23 @@ def report(results: dict[str, Any], machine: dict[str, Any], command: str) -> st
     lines = [
         "machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()),
         f"command: {command}",
-        "emulator: {neurons} neurons in its own process, TLS profile {profile}, {latency} s "
-        "added per response, python {python}, {openssl}".format(**results["emulator"]),
-        "added to the emulator by this script: request timings"
-        + (", a neuron_info.jsp page" if results["emulator"]["neuron_info_page"] else "")
-        + ("" if results["emulator"]["as_is"] else ", TCP_NODELAY on the proxy relay"),
+        "emulator: {neurons} neurons in its own process, TLS profile {profile}, round trip "
+        "{latency} s (per request, connect and TLS flight), server time {server_time_per_row} s "
+        "per listed record, python {python}, {openssl}".format(**results["emulator"]),
+        "added to the emulator by this script: "
+        + ("a neuron_info.jsp page" if results["emulator"]["neuron_info_page"] else "nothing"),
         "clients: "
         + ", ".join(
             f"{c} {v or 'not installed'}"
             for c, v in results["versions"].items()
-            if c not in SEARCH_ONLY
+            if c not in VARIANTS
         ),
         "",
     ]
     header = (
         f"{'client':<32} {'s':>7} {'returned':>9} {'exact':>6} {'missing':>8} {'extra/alt':>9} "
-        f"{'RSS MB':>7} {'req':>5} {'peak/s':>7} {'inflight':>8} {'conns':>6} {'TLS hs':>7}"
+        f"{'RSS MB':>7} {'req':>5} {'mean/s':>7} {'peak/s':>7} {'inflight':>8} {'conns':>6} "
+        f"{'TLS hs':>7}"
     )
     for task in results["tasks"]:
         runs = max(map(len, task["runs"].values()), default=0)
@@ -652,6 +662,7 @@ def report(results: dict[str, Any], machine: dict[str, Any], command: str) -> st
                 f"{_spread([c.get('extra', c.get('altered', 0)) for c in checks]):>9} "
                 f"{max(r.get('maxrss_kb', 0) for r in runs) / 1024:>7.0f} "
                 f"{_spread([s['requests'] for s in seen]):>5} "
+                f"{_median([s['mean_per_s'] for s in seen]):>7} "
                 f"{_most([s['peak_per_s'] for s in seen]):>7} "
                 f"{_most([s['in_flight'] for s in seen]):>8} "
                 f"{_spread([s['connections'] for s in seen]):>6} "
@@ -677,9 +688,11 @@ def report(results: dict[str, Any], machine: dict[str, Any], command: str) -> st
     lines.append(
         "columns: s = wall seconds of the task after imports; exact = byte-identical files "
         "(navis: neurons with the right node count); extra/alt = records not asked for, or files "
-        "present but altered; req = requests the emulator answered; peak/s = most requests "
-        "started in any 1-s window; inflight = most requests being served at once; conns = TCP "
-        "connections (proxy tunnels); TLS hs = handshakes."
+        "present but altered; req = requests the emulator answered; mean/s = requests per second "
+        "from the first start to the last answer (median); peak/s = most requests started in "
+        "any 1-s window; inflight = most requests being served at once "
+        "(Emulator.peak_in_flight); conns = TCP connections that carried requests; TLS hs = "
+        "handshakes."
     )
     return "\n".join(lines)
 
@@ -707,7 +720,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
     parser.add_argument("--json", metavar="FILE", help="also write every measurement as JSON")
     parser.add_argument(
-        "--latency", type=float, default=0.05, help="seconds the emulator adds to each response"
+        "--latency",
+        type=float,
+        default=0.05,
+        help="one network round trip in seconds, charged by the emulator per request, per "
+        "connect and per TLS handshake flight (default: 0.05)",
+    )
+    parser.add_argument(
+        "--server-time-per-row",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="server work per record of a listing page (the real site: about 0.007; 0.0004 is "
+        "0.2 s per 500-row page; default 0)",
     )
     parser.add_argument("--runs", type=int, default=3, help="interleaved runs per task (median)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic database")
@@ -723,12 +748,6 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PYTHON",
         help="interpreter with neuromorphopy and navis installed (default: this one)",
     )
-    parser.add_argument(
-        "--as-is",
-        action="store_true",
-        help="leave the emulator's proxy relay without TCP_NODELAY (it then adds ~40 ms to "
-        "small back-to-back responses)",
-    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -736,7 +755,9 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python", "benchmarks/peers.py", *map(shlex.quote, sys.argv[1:])])
     machine = machine_description(args)
     results = measure(args)
-    results["emulator"].update(profile=args.profile, latency=args.latency, as_is=args.as_is)
+    results["emulator"].update(
+        profile=args.profile, latency=args.latency, server_time_per_row=args.server_time_per_row
+    )
     text = report(results, machine, command)
     print(text)
     if args.json:

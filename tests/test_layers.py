@@ -24,8 +24,8 @@ LAYERS: dict[str, frozenset[str]] = {
     "transport": frozenset({"_tls", "_explain", "_adapter", "_retry", "_ratelimit", "_session"}),
     "query and parsing": frozenset({"_query", "_parse", "_urls", "_swc", "_records", "_frames"}),
     "downloads": frozenset({"_download", "_progress"}),
-    "client": frozenset({"_client", "_paging", "_results"}),
     "mirror": frozenset({"_bulk", "_mirror"}),
+    "client": frozenset({"_client", "_paging", "_results"}),
     "commands": frozenset({"_cli", "_doctor", "_demo", "__main__"}),
     "package face": frozenset({"__init__"}),
     "testing": frozenset({"testing"}),
@@ -35,8 +35,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "transport": frozenset({"foundation"}),
     "query and parsing": frozenset({"foundation"}),
     "downloads": frozenset({"foundation", "transport", "query and parsing"}),
-    "client": frozenset({"foundation", "transport", "query and parsing", "downloads"}),
-    "mirror": frozenset({"foundation", "transport", "query and parsing", "downloads", "client"}),
+    "mirror": frozenset({"foundation", "transport", "query and parsing", "downloads"}),
+    "client": frozenset({"foundation", "transport", "query and parsing", "downloads", "mirror"}),
     "commands": frozenset(
         {"foundation", "transport", "query and parsing", "downloads", "client", "mirror"}
     ),
@@ -256,6 +256,13 @@ def _with(module: str, extra: str) -> dict[str, str]:
         ("_session", "from neuromorpho_api._adapter import *", ""),
         ("_adapter", "def f():\n    from neuromorpho_api import _session", "circular imports"),
         ("_cli", "from . import _demo", ""),
+        (
+            "_mirror._sync",
+            "from neuromorpho_api._client import NeuroMorpho",
+            "layer 'mirror' may not import layer 'client'",
+        ),
+        ("_bulk", "def f():\n    from neuromorpho_api._client import NeuroMorpho", "'client'"),
+        ("_client", "from neuromorpho_api._mirror import Mirror", ""),
     ],
 )
 def test_an_added_upward_or_circular_import_is_reported(

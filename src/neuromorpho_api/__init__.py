@@ -39,6 +39,15 @@ if TYPE_CHECKING:
         DownloadReport,
         FileResult,
     )
+    from neuromorpho_api._mirror import (
+        MirrorCorruptError,
+        MirrorError,
+        MirrorLockedError,
+        MirrorVersionError,
+        OfflineUnsupportedError,
+        StaleMirrorWarning,
+        SyncReport,
+    )
     from neuromorpho_api._results import SearchResult
     from neuromorpho_api._urls import NeuronFiles
 
@@ -53,14 +62,21 @@ __all__ = [
     "DownloadInterrupted",
     "DownloadReport",
     "FileResult",
+    "MirrorCorruptError",
+    "MirrorError",
+    "MirrorLockedError",
+    "MirrorVersionError",
     "NeuroMorpho",
     "NeuroMorphoAdapter",
     "NeuroMorphoError",
     "NeuroMorphoSession",
     "NeuronFiles",
     "NeuronNotFound",
+    "OfflineUnsupportedError",
     "SearchResult",
     "ServiceUnavailable",
+    "StaleMirrorWarning",
+    "SyncReport",
     "UnknownFieldError",
     "UnknownValueError",
     "__version__",
@@ -79,6 +95,13 @@ _LAZY: dict[str, str] = {
     "DownloadInterrupted": "_download",
     "DiskFullError": "_download",
     "NeuronFiles": "_urls",
+    "SyncReport": "_mirror",
+    "MirrorError": "_mirror",
+    "MirrorCorruptError": "_mirror",
+    "MirrorLockedError": "_mirror",
+    "MirrorVersionError": "_mirror",
+    "OfflineUnsupportedError": "_mirror",
+    "StaleMirrorWarning": "_mirror",
 }
 
 

@@ -17,20 +17,43 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import Any, Callable, Literal, Protocol
 
 from neuromorpho_api import _parse
 from neuromorpho_api._errors import APIError, NeuronNotFound
 
-if TYPE_CHECKING:
-    from neuromorpho_api._client import NeuroMorpho
-
-__all__ = ["CHUNK", "fetch_many", "morphometry_many", "neuron_ids", "pvec_many"]
+__all__ = ["CHUNK", "Api", "fetch_many", "morphometry_many", "neuron_ids", "pvec_many"]
 
 CHUNK = 500
 _MAX_ID = 2**31 - 1
 Kind = Literal["morphometry", "pvec"]
 _SELECT = {"morphometry": ("Neuron_id", "measurements"), "pvec": ("neuron_id", "pvecs")}
+
+
+class Api(Protocol):
+    """What bulk fetches and the mirror's sync need from a client.
+
+    :class:`~neuromorpho_api.NeuroMorpho` is one; the mirror layer sits below the client and
+    so names only this, never the client class.
+    """
+
+    @property
+    def base_url(self) -> str:
+        """The site root the API is under."""
+
+    def _api(self, *segments: str | int) -> str:
+        """The URL of an API path under ``base_url``."""
+
+    def _json(
+        self, url: str, params: Mapping[str, Any] | None = None, *, allow_404: bool = False
+    ) -> Any:
+        """The decoded JSON of a GET (rate-limited, retried); ``None`` on a 404 if allowed."""
+
+    def morphometry(self, id_or_name: int | str) -> dict[str, Any]:
+        """One neuron's measurements; :class:`NeuronNotFound` if it has none."""
+
+    def pvec(self, id_or_name: int | str) -> dict[str, Any] | None:
+        """One neuron's persistence vector; :class:`NeuronNotFound` if it has none."""
 
 
 def neuron_ids(ids_or_records: Iterable[int | Mapping[str, Any]]) -> list[int]:
@@ -56,7 +79,7 @@ def _parse_pvec_item(doc: Any, url: str | None) -> dict[str, Any] | None:
 
 
 def _select(
-    client: NeuroMorpho, kind: Kind, chunk: list[int], on_request: Callable[[], None]
+    client: Api, kind: Kind, chunk: list[int], on_request: Callable[[], None]
 ) -> dict[int, dict[str, Any]] | None:
     """One select for ``chunk``: what it returned for ids of the chunk, ``None`` on an error."""
     field, key = _SELECT[kind]
@@ -91,7 +114,7 @@ def _select(
 
 
 def _one(
-    client: NeuroMorpho, kind: Kind, nid: int, on_request: Callable[[], None]
+    client: Api, kind: Kind, nid: int, on_request: Callable[[], None]
 ) -> dict[str, Any] | None:
     on_request()
     try:
@@ -103,7 +126,7 @@ def _one(
 
 
 def fetch_many(
-    client: NeuroMorpho,
+    client: Api,
     kind: Kind,
     ids_or_records: Iterable[int | Mapping[str, Any]],
     *,
@@ -149,14 +172,14 @@ def fetch_many(
 
 
 def morphometry_many(
-    client: NeuroMorpho, ids_or_records: Iterable[int | Mapping[str, Any]]
+    client: Api, ids_or_records: Iterable[int | Mapping[str, Any]]
 ) -> dict[int, dict[str, Any]]:
     """Measurements of many neurons keyed by ``neuron_id``; see the module docstring."""
     return fetch_many(client, "morphometry", ids_or_records)
 
 
 def pvec_many(
-    client: NeuroMorpho, ids_or_records: Iterable[int | Mapping[str, Any]]
+    client: Api, ids_or_records: Iterable[int | Mapping[str, Any]]
 ) -> dict[int, dict[str, Any]]:
     """Persistence vectors of many neurons keyed by ``neuron_id``; see the module docstring."""
     return fetch_many(client, "pvec", ids_or_records)

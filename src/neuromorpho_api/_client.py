@@ -7,6 +7,8 @@ the logic it composes is elsewhere (queries in ``_query``, URLs in ``_urls``, pa
 
 from __future__ import annotations
 
+import copy
+import datetime
 import enum
 import itertools
 import os
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     import pandas
 
     from neuromorpho_api._download import DownloadReport, FileResult
+    from neuromorpho_api._mirror import Mirror, SyncReport
 
 __all__ = ["NeuroMorpho"]
 
@@ -79,6 +82,14 @@ class NeuroMorpho:
             connection pool holds for one host.
         check_values: check criteria values against the field's stored values before a
             search or count (see :meth:`search`); ``False`` sends them unchecked.
+        mirror: a mirror file written by :meth:`sync` (``True``: the default one, see
+            :meth:`sync`). Then :meth:`fields`, :meth:`values`, :meth:`partition`,
+            :meth:`count`, :meth:`search`, :meth:`neuron`, :meth:`morphometry`,
+            :meth:`morphometry_many`, :meth:`pvec`, :meth:`pvec_many` and :meth:`literature`
+            answer from the file without any request, exactly as the server would (the
+            value check too, against the mirror's values); a query the mirror cannot answer
+            exactly raises :class:`OfflineUnsupportedError`. Files (:meth:`download`) still
+            come from the server.
 
     Records are dicts with the server's field names and values (numbers stay strings, as
     served), without the ``_links`` block. Methods never follow server-made links: every URL
@@ -96,6 +107,7 @@ class NeuroMorpho:
         timeout: TimeoutSpec | _Default = _SESSION_DEFAULT,
         in_flight: int = DEFAULT_IN_FLIGHT,
         check_values: bool = True,
+        mirror: str | os.PathLike[str] | Literal[True] | None = None,
     ) -> None:
         self.base_url = _urls.normalize_base_url(base_url)
         if session is None:
@@ -124,8 +136,15 @@ class NeuroMorpho:
         self._value_cache: dict[tuple[str, str], list[str]] = {}
         self._value_locks: dict[tuple[str, str], threading.Lock] = {}
         self._outage_checked: tuple[float, bool] | None = None
+        self._mirror: Mirror | None = None
+        self.mirror: str | None = None
+        """The mirror file the queries are answered from, or ``None`` (online)."""
+        if mirror is not None:
+            self._open_mirror(mirror)
 
     def __repr__(self) -> str:
+        if self.mirror is not None:
+            return f"NeuroMorpho({self.base_url!r}, mirror={self.mirror!r})"
         return f"NeuroMorpho({self.base_url!r})"
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -240,6 +259,9 @@ class NeuroMorpho:
     # -- fields ----------------------------------------------------------------------------
 
     def _fields(self, collection: str) -> list[str]:
+        offline = self._offline(f"{collection} fields", collection=collection)
+        if offline is not None:
+            return offline.fields()
         with self._lock:
             cached = self._field_cache.get(collection)
         if cached is None:
@@ -261,12 +283,18 @@ class NeuroMorpho:
         return [*known, *_query.EXTRA_FIELDS] if collection == "neuron" else known
 
     def _values(self, collection: str, field: str) -> list[str]:
+        offline = self._offline(f"{collection} values", collection=collection)
+        if offline is not None:
+            return offline.values(field)
         return list(
             self._field_values(collection, _query.resolve_field(field, self._known(collection)))
         )
 
     def _field_values(self, collection: str, field: str) -> list[str]:
         """Every value of ``field`` (the server's spelling), fetched once per client and field."""
+        offline = self._offline(f"{collection} values", collection=collection)
+        if offline is not None:
+            return offline.stored_values(field)  # any order: the value check's set
         key = (collection, field)
         with self._lock:
             lock = self._value_locks.setdefault(key, threading.Lock())
@@ -281,6 +309,9 @@ class NeuroMorpho:
         return cached
 
     def _partition(self, collection: str, field: str) -> dict[str, int]:
+        offline = self._offline(f"{collection} partition", collection=collection)
+        if offline is not None:
+            return offline.partition(field)
         field = _query.resolve_field(field, self._known(collection))
         url = self._api(collection, "partition", field)
         counts: dict[str, int] = {}
@@ -371,6 +402,9 @@ class NeuroMorpho:
         :class:`LookupError`) if there is none.
         """
         key = self._key(id_or_name)
+        offline = self._offline()
+        if offline is not None:
+            return offline.neuron(key)
         kind = "id" if isinstance(key, int) else "name"
         url = self._api("neuron", kind, key)
         doc = self._json(url, allow_404=True)
@@ -390,6 +424,9 @@ class NeuroMorpho:
         ``fractal_Dim``...). Raises :class:`NeuronNotFound` if there are none.
         """
         key = self._key(id_or_name)
+        offline = self._offline()
+        if offline is not None:
+            return offline.morphometry(key)
         url = self._api("morphometry", "id" if isinstance(key, int) else "name", key)
         doc = self._json(url, allow_404=True)
         if doc is None:
@@ -403,6 +440,9 @@ class NeuroMorpho:
         A name costs one more request, to find the id. Raises :class:`NeuronNotFound`.
         """
         key = self._key(id_or_name)
+        offline = self._offline()
+        if offline is not None:
+            return offline.pvec(key if isinstance(key, int) else self.neuron(key)["neuron_id"])
         nid = key if isinstance(key, int) else self.neuron(key)["neuron_id"]
         url = self._api("pvec", "id", nid)
         response = self._get(url, allow_404=True)
@@ -468,6 +508,9 @@ class NeuroMorpho:
     ) -> int:
         """How many neurons match; no criteria counts them all. Arguments as :meth:`search`."""
         params = self._select("neuron", criteria, q, fq, criteria_kw, check_values)
+        offline = self._offline()
+        if offline is not None:
+            return offline.count_where(offline.where_of(params))
         if not params:
             url = self._api("neuron")
             doc = self._json(url, {"page": 0, "size": 1})
@@ -530,6 +573,9 @@ class NeuroMorpho:
         """
         limit = self._check_limit(limit)
         params = self._select("neuron", criteria, q, fq, criteria_kw, check_values)
+        offline = self._offline()
+        if offline is not None:
+            return SearchResult(offline.select(offline.where_of(params), limit))
         url = self._api("neuron", "select") if params else self._api("neuron")
         return self._paginate(
             url,
@@ -630,12 +676,24 @@ class NeuroMorpho:
                 raise TypeError("give an article_id or search criteria, not both")
             if not article_id:
                 raise ValueError("empty article_id")
+            offline = self._offline()
+            if offline is not None:
+                return offline.article(article_id)
             url = self._api("literature", "id", article_id)
             doc = self._json(url, allow_404=True)
             if doc is None:
                 raise ArticleNotFound(article_id, url=url)
             return _parse.parse_article(doc, url=url)
         limit = self._check_limit(limit)
+        offline = self._offline()
+        if offline is not None:
+            if q is not None or fq or criteria:
+                from neuromorpho_api._mirror import OfflineUnsupportedError
+
+                raise OfflineUnsupportedError(
+                    "literature criteria", "the mirror keeps the articles, not their index"
+                )
+            return SearchResult(offline.articles(limit), what="articles")
         params = self._select("literature", None, q, fq, criteria)
         url = self._api("literature", "select") if params else self._api("literature")
         return self._paginate(
@@ -773,6 +831,146 @@ class NeuroMorpho:
             max_size=max_size,
             time_limit=time_limit,
         )
+
+    # -- bulk and the mirror ---------------------------------------------------------------
+
+    def morphometry_many(
+        self, ids_or_records: Iterable[int | Mapping[str, Any]]
+    ) -> dict[int, dict[str, Any]]:
+        """Measurements of many neurons, keyed by ``neuron_id`` in the order given.
+
+        Takes ids or records (e.g. from :meth:`search`). Online: 500 ids per request
+        (``/api/morphometry/select``), ``ceil(n/500) + 1`` requests at most for ``n`` ids;
+        ids the select omits or fails on are asked for one by one. Neurons without
+        measurements are absent from the result, never an error.
+        """
+        offline = self._offline()
+        if offline is not None:
+            return offline.morphometry_many(ids_or_records)
+        from neuromorpho_api import _bulk
+
+        return _bulk.morphometry_many(self._online(), ids_or_records)
+
+    def pvec_many(
+        self, ids_or_records: Iterable[int | Mapping[str, Any]]
+    ) -> dict[int, dict[str, Any]]:
+        """Persistence vectors of many neurons, keyed by ``neuron_id``; as :meth:`morphometry_many`."""
+        offline = self._offline()
+        if offline is not None:
+            return offline.pvec_many(ids_or_records)
+        from neuromorpho_api import _bulk
+
+        return _bulk.pvec_many(self._online(), ids_or_records)
+
+    def sync(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        morphometry: bool = True,
+        pvec: bool = False,
+        literature: bool = False,
+        full: bool = False,
+        rebuild: bool = False,
+        progress: bool | None = None,
+    ) -> SyncReport:
+        """Bring a mirror file up to date with the server: all neuron records, and more.
+
+        Args:
+            path: the mirror file; by default this client's ``mirror``, else
+                ``$NEUROMORPHO_MIRROR``, else ``mirror.sqlite`` in the user's data directory.
+            morphometry, pvec, literature: also keep these (morphometry by default).
+            full: fetch every record, which finds records edited in place too; otherwise
+                only what a few cheap requests show has changed (an unchanged server costs
+                at most 5 requests).
+            rebuild: move an unreadable or foreign file at ``path`` aside and start anew.
+            progress: a progress bar on standard error; ``None``: when a person watches.
+
+        Returns:
+            A :class:`SyncReport`: ``added``, ``updated``, ``removed``, ``total``,
+            ``requests``, ``seconds``.
+
+        Raises:
+            MirrorLockedError: another process is syncing ``path``.
+            MirrorCorruptError: ``path`` is damaged or another program's (use ``rebuild``).
+            MirrorError: e.g. the disk is full; the mirror keeps its last complete sync.
+            APIError: the server failed; a rerun continues where this one stopped.
+
+        Polite (this client's rate limit, one connection, pages of 500), resumable (an
+        interruption loses at most the page in flight) and atomic for readers (they see the
+        last complete sync, never a mixture).
+        """
+        from neuromorpho_api._mirror import _paths
+        from neuromorpho_api._mirror import sync as sync_mirror
+
+        target = self.mirror if path is None and self.mirror is not None else _paths.resolve(path)
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        report = sync_mirror(
+            self._online(),
+            target,
+            morphometry=morphometry,
+            pvec=pvec,
+            literature=literature,
+            full=full,
+            rebuild=rebuild,
+            progress=progress,
+        )
+        if self.mirror is not None and os.path.abspath(target) == os.path.abspath(self.mirror):
+            self._open_mirror(target)  # new columns, semantics and field lists
+        return report
+
+    @property
+    def synced_at(self) -> datetime.datetime | None:
+        """When the mirror's last complete sync finished (UTC); ``None`` without a mirror."""
+        offline = self._offline()
+        return None if offline is None else offline.synced_at
+
+    def _open_mirror(self, mirror: str | os.PathLike[str] | Literal[True]) -> None:
+        from neuromorpho_api._mirror import Mirror, _paths
+
+        path = _paths.resolve(None) if mirror is True else os.fspath(mirror)
+        if not path:
+            raise TypeError(f"mirror must be a path or True, not {mirror!r}")
+        opened = Mirror(path) if os.path.exists(path) else None
+        with self._lock:
+            old, self._mirror, self.mirror = self._mirror, opened, path
+        if old is not None:
+            old.close()
+
+    def _offline(self, what: str = "", collection: str = "neuron") -> Mirror | None:
+        """The opened mirror when this client answers offline, else ``None``.
+
+        A mirror path without a file yet is opened on first use (after :meth:`sync`), so
+        the error names the missing file.
+        """
+        if self.mirror is None:
+            return None
+        if collection != "neuron":
+            from neuromorpho_api._mirror import OfflineUnsupportedError
+
+            raise OfflineUnsupportedError(what, "the mirror keeps neuron fields only")
+        with self._lock:
+            opened = self._mirror
+        if opened is None:
+            self._open_mirror(self.mirror)
+            with self._lock:
+                opened = self._mirror
+            if opened is None:
+                from neuromorpho_api._mirror import MirrorError
+
+                raise MirrorError(
+                    f"no mirror at {self.mirror}: create it with `neuromorpho sync` "
+                    "(or NeuroMorpho().sync(path))"
+                )
+        return opened
+
+    def _online(self) -> NeuroMorpho:
+        """This client without its mirror (same session, rate limit and caches): what sync
+        and bulk fetches send their requests through."""
+        if self.mirror is None:
+            return self
+        view = copy.copy(self)
+        view.mirror, view._mirror = None, None
+        return view
 
     # -- pandas ----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import contextlib
 import html
 import threading
 from collections.abc import Generator, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from neuromorpho_api._errors import APIError
 from neuromorpho_api._parse import Page
@@ -151,6 +151,18 @@ class RecordPages:
             )
 
 
+class Records(Protocol):
+    """What a :class:`SearchResult` reads: :class:`RecordPages` online, or a mirror's
+    offline query (``_mirror.OfflineRecords``)."""
+
+    ident: str
+    preview: list[dict[str, Any]]
+
+    def count(self) -> int: ...
+
+    def records(self) -> Generator[dict[str, Any], None, None]: ...
+
+
 class SearchResult(Iterator[dict[str, Any]]):
     """The records of a search: a lazy, one-pass iterator, as :meth:`NeuroMorpho.search` returns.
 
@@ -165,7 +177,7 @@ class SearchResult(Iterator[dict[str, Any]]):
       most the first page and never consume the iteration.
     """
 
-    def __init__(self, pages: RecordPages, *, what: str = "neurons") -> None:
+    def __init__(self, pages: Records, *, what: str = "neurons") -> None:
         self._pages = pages
         self._what = what
         self._records: Generator[dict[str, Any], None, None] | None = None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +59,17 @@ def mirror_path(synced_file: Path, tmp_path: Path) -> Path:
 def mirror(synced_file: Path) -> Iterator[Mirror]:
     with Mirror(synced_file) as opened:
         yield opened
+
+
+@contextlib.contextmanager
+def connected(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
+    """A plain SQLite connection to ``path`` in one transaction, closed afterwards.
+
+    (``with sqlite3.connect(...)`` commits but never closes, which Python 3.13 warns about.)
+    """
+    db = sqlite3.connect(path)
+    try:
+        with db:
+            yield db
+    finally:
+        db.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,9 @@ from neuromorpho_api import NeuronNotFound, UnknownFieldError
 from neuromorpho_api._client import NeuroMorpho
 from neuromorpho_api._mirror import Mirror, MirrorError, OfflineUnsupportedError, StaleMirrorWarning
 from neuromorpho_api._mirror._sql import Exact, Exists, Wild, parse_clause
+from neuromorpho_api._query import quote_value
 from neuromorpho_api.testing import Emulator, SyntheticDatabase
+from tests.mirror.conftest import connected
 
 # Values drawn from the data the emulator serves (same seed and size as the session's).
 _DB = SyntheticDatabase(3000)
@@ -182,14 +183,14 @@ def test_age_and_stale_warning(mirror_path: Path) -> None:
             hours=1
         )
     old = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=31)).isoformat()
-    with sqlite3.connect(mirror_path) as db:
+    with connected(mirror_path) as db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'synced_at'", (old,))
     with pytest.warns(StaleMirrorWarning, match="31 days ago"):
         Mirror(mirror_path).close()
 
 
 def test_unsettled_case_refuses_only_when_it_matters(mirror_path: Path) -> None:
-    with sqlite3.connect(mirror_path) as db:
+    with connected(mirror_path) as db:
         db.execute("UPDATE meta SET value = 'unknown' WHERE key = 'case_sensitive'")
         db.execute("UPDATE meta SET value = 'differs' WHERE key = 'values_order'")
     with Mirror(mirror_path) as m:
@@ -208,3 +209,45 @@ def _count(**criteria: str) -> int:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(MirrorError, match="neuromorpho sync"):
         Mirror(tmp_path / "none.sqlite")
+
+
+@st.composite
+def _clause(draw: st.DrawFn) -> str:
+    field = draw(st.sampled_from([*_SCALARS, *_LISTS, "brain_region_2", "cell_type_1"]))
+    source = field[:-2] if field[-2:-1] == "_" and field[-1].isdigit() else field
+    form = draw(st.sampled_from(["values", "values", "phrase", "exists", "range"]))
+    if form == "exists":
+        return f"{field}:*"
+    if form == "range":
+        return f"{field}:[* TO *]"
+    if form == "phrase":
+        value = draw(st.sampled_from(_values(source)))
+        return f'{field}:"{value}"'
+    values = draw(st.lists(_value(source), min_size=1, max_size=3))
+    return f"{field}:" + ",".join(quote_value(v) for v in values)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    clauses=st.lists(_clause(), min_size=1, max_size=3),
+    criteria=st.one_of(st.just({}), _criteria()),
+    limit=st.one_of(st.none(), st.integers(0, 600)),
+)
+def test_client_with_a_mirror_equals_online_for_raw_q_fq(
+    nmo: NeuroMorpho,
+    synced_file: Path,
+    clauses: list[str],
+    criteria: dict[str, Any],
+    limit: int | None,
+) -> None:
+    offline = NeuroMorpho(
+        session=nmo.session, rate_limit=None, check_values=False, mirror=synced_file
+    )
+    q, fq = clauses[0], clauses[1:]
+    online = nmo.search(criteria, q=q, fq=fq, limit=limit)
+    result = offline.search(criteria, q=q, fq=fq, limit=limit)
+    assert len(result) == len(online)  # the same result type, the same total
+    assert list(result) == list(online)
+    assert offline.count(criteria, q=q, fq=fq) == nmo.count(criteria, q=q, fq=fq)

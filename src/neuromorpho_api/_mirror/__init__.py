@@ -6,7 +6,8 @@
 
 Modules: ``_schema`` (file layout, versioning), ``_records`` (writing rows), ``_sql``
 (the mirror's own reading of ``q``/``fq``), ``_store`` (the reader), ``_probe`` (cheap
-server questions), ``_sync`` (the sync), ``_lock`` (one sync per file).
+server questions), ``_sync`` (the sync), ``_merge`` (staging into the live tables),
+``_lock`` (one sync per file), ``_paths`` (where the default mirror lives).
 """
 
 from __future__ import annotations

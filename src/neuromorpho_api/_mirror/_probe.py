@@ -6,13 +6,11 @@ client (its session, its rate limit, its error handling).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from neuromorpho_api import _parse, _query
-
-if TYPE_CHECKING:
-    from neuromorpho_api._client import NeuroMorpho
+from neuromorpho_api import _bulk, _parse, _query
 
 __all__ = ["Fetcher", "case_probe", "fields", "order_probe", "partition", "total"]
 
@@ -22,12 +20,18 @@ PAGE = 500
 class Fetcher:
     """GET JSON through a client, counting requests."""
 
-    def __init__(self, client: NeuroMorpho) -> None:
+    def __init__(self, client: _bulk.Api) -> None:
         self.client = client
         self.requests = 0
+        self._lock = threading.Lock()  # the sync fetches its next page from a second thread
+
+    def count(self) -> None:
+        """Count one request sent on the fetcher's behalf."""
+        with self._lock:
+            self.requests += 1
 
     def get(self, *segments: str, params: Mapping[str, Any], allow_404: bool = False) -> Any:
-        self.requests += 1
+        self.count()
         return self.client._json(self.client._api(*segments), params, allow_404=allow_404)
 
     def url(self, *segments: str) -> str:
@@ -96,14 +100,23 @@ def case_probe(fetch: Fetcher, field: str, counts: Mapping[str, int]) -> str:
 
 
 def order_probe(fetch: Fetcher, field: str, counts: Mapping[str, int]) -> dict[str, str]:
-    """Whether ``/partition`` lists values in code-point order and ``/fields`` most frequent
-    first (ties in code-point order): the orders the mirror reproduces. One request."""
-    partition_ok = list(counts) == sorted(counts)
+    """The orders ``/partition`` and ``/fields`` list values in, as the mirror must repeat them.
+
+    ``"value"``: code-point order; ``"count"``: most frequent first, ties in code-point order;
+    ``"differs"``: neither, ``"unknown"``: both (the mirror then refuses to list them). ``counts`` is the
+    partition as served, in its order; one request, for ``/fields/{field}``.
+    """
     doc = fetch.get("neuron", "fields", field, params={"page": 0, "size": PAGE})
     values, block = _parse.parse_values(doc, field=field, url=fetch.url("neuron", "fields"))
-    expected = sorted(counts, key=lambda k: (-counts[k], k))
-    values_ok = block.total_pages <= 1 and values == expected
     return {
-        "partition_order": "verified" if partition_ok else "differs",
-        "values_order": "verified" if values_ok else "differs",
+        "partition_order": _order_of(list(counts), counts),
+        "values_order": _order_of(values, counts) if block.total_pages <= 1 else "differs",
     }
+
+
+def _order_of(listed: list[str], counts: Mapping[str, int]) -> str:
+    by_value = listed == sorted(counts)
+    by_count = listed == sorted(counts, key=lambda k: (-counts[k], k))
+    if by_value and by_count:
+        return "unknown"  # both orders agree on this field: they cannot be told apart
+    return "value" if by_value else "count" if by_count else "differs"

@@ -10,10 +10,13 @@ Layout (``user_version`` :data:`SCHEMA_VERSION`, ``application_id`` :data:`APPLI
   or hostile key names, never become SQL identifiers), ``kind`` is ``scalar`` or ``list``,
   ``num`` the REAL column of numeric fields.
 - ``neurons(neuron_id, id_text, raw, c1...)``: ``raw`` is the record exactly as served
-  (key order and value types kept, ``_links`` dropped as the client drops it); ``id_text``
-  the id as text, the server's default sort key.
+  (key order and value types kept, ``_links`` dropped as the client drops it), packed by
+  ``_records.Codec``; ``id_text`` the id as text, the server's default sort key.
 - ``neuron_values(col, value, neuron_id, pos)``: the elements of list fields, one row each.
-- ``morphometry``, ``pvec``, ``literature``: one raw JSON object per row.
+- ``morphometry``, ``pvec``, ``literature``: one packed JSON object per row.
+- ``value_counts(col, pos, value, n)``: how many neurons hold each value of each column
+  (``pos`` -1: any element; 0-2: that element of a list), what ``values``/``partition``
+  answer from; recomputed with every merge.
 - ``stage_*`` twins of the above and ``sync_state``: the sync in progress (see ``_sync``).
 """
 
@@ -50,7 +53,7 @@ __all__ = [
 ]
 
 APPLICATION_ID = 0x4E4D4F4D  # "NMOM"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: objects stored deflated (see _records)
 
 #: Record keys whose values are numbers written as strings (reference §4.2): also stored REAL.
 NUMERIC_KEYS = frozenset(
@@ -73,26 +76,33 @@ _KEY_TABLES = ("neurons", "stage_neurons")
 
 
 def _ddl(prefix: str) -> list[str]:
+    # Staging is written row by row and read only by primary key or neuron_id: it carries
+    # no index for queries, which would only slow every staged row down.
+    live = prefix == ""
     return [
         f"CREATE TABLE {prefix}neurons (neuron_id INTEGER PRIMARY KEY, id_text TEXT NOT NULL, "
-        "raw TEXT NOT NULL)",
-        f"CREATE INDEX {prefix}neurons_id_text ON {prefix}neurons(id_text)",
+        "raw BLOB NOT NULL)",
+        *([f"CREATE INDEX {prefix}neurons_id_text ON {prefix}neurons(id_text)"] if live else []),
         f"CREATE TABLE {prefix}neuron_values (col TEXT NOT NULL, value TEXT NOT NULL, "
         "neuron_id INTEGER NOT NULL, pos INTEGER NOT NULL, "
         "PRIMARY KEY (col, value, neuron_id, pos)) WITHOUT ROWID",
         f"CREATE INDEX {prefix}neuron_values_id ON {prefix}neuron_values(neuron_id)",
         f"CREATE TABLE {prefix}morphometry (neuron_id INTEGER PRIMARY KEY, neuron_name TEXT, "
-        "raw TEXT NOT NULL)",
-        f"CREATE INDEX {prefix}morphometry_name ON {prefix}morphometry(neuron_name)",
-        f"CREATE TABLE {prefix}pvec (neuron_id INTEGER PRIMARY KEY, raw TEXT NOT NULL)",
-        f"CREATE TABLE {prefix}literature (article_id TEXT PRIMARY KEY, raw TEXT NOT NULL)",
+        "raw BLOB NOT NULL)",
+        *(
+            [f"CREATE INDEX {prefix}morphometry_name ON {prefix}morphometry(neuron_name)"]
+            if live
+            else []
+        ),
+        f"CREATE TABLE {prefix}pvec (neuron_id INTEGER PRIMARY KEY, raw BLOB NOT NULL)",
+        f"CREATE TABLE {prefix}literature (article_id TEXT PRIMARY KEY, raw BLOB NOT NULL)",
     ]
 
 
 def rollback(db: sqlite3.Connection) -> None:
     """Roll back the open transaction, if SQLite has not already (it does on SQLITE_FULL)."""
     if db.in_transaction:
-        rollback(db)
+        db.execute("ROLLBACK")
 
 
 def create_schema(db: sqlite3.Connection) -> None:
@@ -111,11 +121,15 @@ def create_schema(db: sqlite3.Connection) -> None:
             "PRIMARY KEY (task, neuron_id)) WITHOUT ROWID"
         )
         db.execute("CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute(
+            "CREATE TABLE value_counts (col TEXT NOT NULL, pos INTEGER NOT NULL, "
+            "value TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (col, pos, value)) WITHOUT ROWID"
+        )
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
-        rollback(db)
+        db.execute("ROLLBACK")
         raise
 
 
@@ -134,7 +148,7 @@ def drop_everything(db: sqlite3.Connection) -> None:
         db.execute("PRAGMA application_id = 0")
         db.execute("COMMIT")
     except BaseException:
-        rollback(db)
+        db.execute("ROLLBACK")
         raise
 
 
@@ -227,6 +241,13 @@ class Columns:
     def keys(self) -> list[str]:
         return list(self.col)
 
+    def key_for(self, name: str) -> str | None:
+        """The record key a field name stands for: itself, or its one case-insensitive match."""
+        if name in self.col:
+            return name
+        same = [k for k in self.col if k.casefold() == name.casefold()]
+        return same[0] if len(same) == 1 else None
+
     def ensure(self, key: str, value: Any) -> None:
         """Register ``key`` (adding its columns to the live and staging tables) if new, and
         turn a scalar field into a list field the first time a list shows up in it.
@@ -242,7 +263,7 @@ class Columns:
                 self.db.execute(f"ALTER TABLE {table} ADD COLUMN {col}")
                 if num is not None:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {num} REAL")
-                if key in INDEXED_KEYS:
+                if key in INDEXED_KEYS and table == "neurons":
                     self.db.execute(f"CREATE INDEX IF NOT EXISTS {table}_{col} ON {table}({col})")
             self.db.execute(
                 "INSERT INTO columns (key, col, kind, num) VALUES (?, ?, ?, ?)",

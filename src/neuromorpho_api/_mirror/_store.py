@@ -1,4 +1,8 @@
-"""``Mirror``: answer the client's questions from a synced mirror file, sending no request."""
+"""``Mirror``: answer the client's questions from a synced mirror file, sending no request.
+
+This module is long because ``Mirror`` answers the client's whole query surface (fields,
+values, counts, searches, single neurons, morphometry, pvec, literature) from one file.
+"""
 
 # SQL here interpolates only table names from fixed lists and column names the mirror made
 # itself (c1, r1, ...: validated when read back); every value is a bound parameter.
@@ -12,12 +16,13 @@ import os
 import sqlite3
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from neuromorpho_api import _parse, _query
 from neuromorpho_api._errors import ArticleNotFound, NeuronNotFound, UnknownFieldError
-from neuromorpho_api._mirror import _schema, _sql
+from neuromorpho_api._mirror import _records, _schema, _sql
 from neuromorpho_api._mirror._errors import (
     REBUILD_HINT,
     MirrorCorruptError,
@@ -40,19 +45,14 @@ def _fold(value: str | None) -> str | None:
 class Mirror:
     """Read-only view of a mirror file: the client's query methods, answered offline.
 
-    Parameters
-    ----------
-    path
-        The mirror file, as written by :func:`~neuromorpho_api._mirror.sync`.
+    Args:
+        path: The mirror file, as written by :func:`~neuromorpho_api._mirror.sync`.
 
-    Raises
-    ------
-    MirrorError
-        No mirror at ``path``, or it was never completely synced.
-    MirrorCorruptError
-        The file is damaged or another program's database.
-    MirrorVersionError
-        The file's schema is older (sync to migrate it) or newer than this version reads.
+    Raises:
+        MirrorError: No mirror at ``path``, or it was never completely synced.
+        MirrorCorruptError: The file is damaged or another program's database.
+        MirrorVersionError: The file's schema is older (sync to migrate it) or newer than
+            this version reads.
 
     Answers equal the server's for the same criteria: the same records in the same order
     (``neuron_id`` compared as text), the same counts. A query the mirror cannot answer
@@ -75,6 +75,7 @@ class Mirror:
                     f"{self.path} holds no complete sync yet: run `neuromorpho sync` first"
                 )
             self._columns = _schema.Columns(self._db)
+            self._codec = _records.Codec(self._db)
             self._fields = json.loads(self._meta("neuron_fields") or "[]")
             self._case: _sql.CaseMode = self._meta("case_sensitive") or "unknown"  # type: ignore[assignment]
         except sqlite3.DatabaseError as exc:
@@ -84,6 +85,9 @@ class Mirror:
             self._db.close()
             raise
         self._db.create_function("nm_fold", 1, _fold, deterministic=True)
+        # Closed when the mirror is dropped or at exit, whoever still reads from it last (a
+        # search result outlives its client); Python 3.13 warns about unclosed databases.
+        weakref.finalize(self, self._db.close)
         age = datetime.datetime.now(datetime.timezone.utc) - self.synced_at
         if age > STALE_AFTER:
             warnings.warn(
@@ -179,38 +183,43 @@ class Mirror:
         if kind == "id":
             return {r[0]: 1 for r in self._rows("SELECT id_text FROM neurons")}
         col = self._columns.col[key]
-        if kind == "scalar":
-            rows = self._rows(
-                f"SELECT {col}, count(*) FROM neurons WHERE {col} IS NOT NULL GROUP BY {col}"
-            )
-        else:
-            extra = "" if pos is None else f" AND pos = {pos}"
-            rows = self._rows(
-                "SELECT value, count(DISTINCT neuron_id) FROM neuron_values "
-                f"WHERE col = ?{extra} GROUP BY value",
-                (col,),
-            )
+        rows = self._rows(
+            "SELECT value, n FROM value_counts WHERE col = ? AND pos = ?",
+            (col, -1 if pos is None else pos),
+        )
         return {str(v): int(n) for v, n in rows}
 
-    def _check_order(self, what: str) -> None:
-        if self._meta(f"{what}_order") != "verified":
+    def _order(self, what: str) -> str:
+        """How the server orders ``what`` (``values``/``partition``), as settled at sync time."""
+        order = self._meta(f"{what}_order")
+        if order == "verified":  # written by earlier versions: the one order they knew
+            order = "count" if what == "values" else "value"
+        if order not in ("value", "count"):
             raise OfflineUnsupportedError(
                 f"{what}()",
                 f"the server's order of {what} was not confirmed at sync time "
                 "(see the mirror's sync report)",
             )
+        return order
+
+    def _ordered(self, what: str, field: str) -> list[tuple[str, int]]:
+        order = self._order(what)
+        counts = self._counts(field)
+        if order == "count":
+            return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return sorted(counts.items())
+
+    def stored_values(self, field: str) -> list[str]:
+        """Every distinct value of ``field``, in no promised order (for checking values)."""
+        return list(self._counts(field))
 
     def values(self, field: str) -> list[str]:
-        """Every distinct value of ``field``: most frequent first, ties in code-point order."""
-        self._check_order("values")
-        counts = self._counts(field)
-        return sorted(counts, key=lambda k: (-counts[k], k))
+        """Every distinct value of ``field``, in the server's order (settled at sync time)."""
+        return [value for value, _ in self._ordered("values", field)]
 
     def partition(self, field: str) -> dict[str, int]:
-        """Number of neurons for each value of ``field``, values in code-point order."""
-        self._check_order("partition")
-        counts = self._counts(field)
-        return {k: counts[k] for k in sorted(counts)}
+        """Number of neurons for each value of ``field``, in the server's order."""
+        return dict(self._ordered("partition", field))
 
     # -- search -----------------------------------------------------------------------------
 
@@ -223,8 +232,12 @@ class Mirror:
     ) -> tuple[str, list[Any]]:
         merged = _query.merge_criteria(criteria, keywords)
         clauses = _query.build_clauses(merged, self._known()) if merged else []
-        params = _query.select_params(clauses, q, fq)
-        texts = [*([params["q"]] if "q" in params else []), *params.get("fq", [])]
+        return self.where_of(_query.select_params(clauses, q, fq))
+
+    def where_of(self, params: Mapping[str, str | Sequence[str]]) -> tuple[str, list[Any]]:
+        """The SQL condition (over ``neurons n``) and its arguments for built ``q``/``fq``."""
+        fq = params.get("fq", [])
+        texts = [*([params["q"]] if "q" in params else []), *([fq] if isinstance(fq, str) else fq)]
         parts: list[str] = []
         args: list[Any] = []
         for text in texts:
@@ -317,8 +330,7 @@ class Mirror:
         **criteria_kw: _query.CriterionValue,
     ) -> int:
         """How many neurons match; arguments as :meth:`search`."""
-        where, args = self._where(criteria, q, fq, criteria_kw)
-        return int(self._rows(f"SELECT count(*) FROM neurons n WHERE {where}", args)[0][0])
+        return self.count_where(self._where(criteria, q, fq, criteria_kw))
 
     def search(
         self,
@@ -340,24 +352,33 @@ class Mirror:
             raise TypeError(f"limit must be an int or None, not {type(limit).__name__}")
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
-        where, args = self._where(criteria, q, fq, criteria_kw)
-        sql = f"SELECT raw FROM neurons n WHERE {where} ORDER BY id_text"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return self._stream(sql, args)
+        return self.select(self._where(criteria, q, fq, criteria_kw), limit).records()
 
-    def _stream(self, sql: str, args: Sequence[Any]) -> Iterator[dict[str, Any]]:
+    def select(self, where: tuple[str, list[Any]], limit: int | None = None) -> OfflineRecords:
+        """The records matching a condition from :meth:`where_of`, as :class:`OfflineRecords`."""
+        return OfflineRecords(self, where, limit)
+
+    def count_where(self, where: tuple[str, list[Any]]) -> int:
+        """How many neurons meet a condition from :meth:`where_of`."""
+        sql, args = where
+        return int(self._rows(f"SELECT count(*) FROM neurons n WHERE {sql}", args)[0][0])
+
+    def _stream(
+        self, table: str, sql: str, args: Sequence[Any]
+    ) -> Generator[dict[str, Any], None, None]:
         """Run ``sql`` now (errors surface at call time), then yield its records lazily."""
         with self._lock:
             cursor = self._db.execute(sql, args)
             first = cursor.fetchmany(500)
-        return self._drain(cursor, first)
+        return self._drain(table, cursor, first)
 
-    def _drain(self, cursor: sqlite3.Cursor, batch: list[Any]) -> Iterator[dict[str, Any]]:
+    def _drain(
+        self, table: str, cursor: sqlite3.Cursor, batch: list[Any]
+    ) -> Generator[dict[str, Any], None, None]:
+        unpack = self._codec.unpack_many
         try:
             while batch:
-                for (raw,) in batch:
-                    yield json.loads(raw)
+                yield from unpack(table, [raw for (raw,) in batch])
                 with self._lock:
                     batch = cursor.fetchmany(500)
         finally:
@@ -405,7 +426,7 @@ class Mirror:
         rows = self._rows("SELECT raw FROM neurons WHERE neuron_id = ?", (nid,))
         if not rows:
             raise NeuronNotFound(id_or_name)
-        return dict(json.loads(rows[0][0]))
+        return dict(self._codec.unpack("neurons", rows[0][0]))
 
     def _synced(self, what: str) -> None:
         if self._meta(f"has_{what}") != "1":
@@ -425,7 +446,7 @@ class Mirror:
             )
         if not rows:
             raise NeuronNotFound(id_or_name, f"no morphometry for neuron {id_or_name!r}")
-        return _parse.parse_measurements(json.loads(rows[0][0]))
+        return _parse.parse_measurements(self._codec.unpack("morphometry", rows[0][0]))
 
     def morphometry_many(
         self, ids_or_records: Iterable[int | Mapping[str, Any]]
@@ -440,7 +461,7 @@ class Mirror:
         rows = self._rows("SELECT raw FROM pvec WHERE neuron_id = ?", (self._id_of(neuron_id),))
         if not rows:
             raise NeuronNotFound(neuron_id, f"no persistence vector for neuron {neuron_id!r}")
-        doc = json.loads(rows[0][0])
+        doc = self._codec.unpack("pvec", rows[0][0])
         return None if doc is None else dict(doc)
 
     def pvec_many(
@@ -463,7 +484,7 @@ class Mirror:
             for nid, raw in self._rows(
                 f"SELECT neuron_id, raw FROM {table} WHERE neuron_id IN ({marks})", chunk
             ):
-                doc = json.loads(raw)
+                doc = self._codec.unpack(table, raw)
                 if doc is not None:
                     out[int(nid)] = parse(doc)
         return {nid: out[nid] for nid in ids if nid in out}
@@ -474,13 +495,67 @@ class Mirror:
         self, article_id: str | None = None, /, *, limit: int | None = None
     ) -> dict[str, Any] | Iterator[dict[str, Any]]:
         """One article by id, or every article in ``article_id`` order (no criteria offline)."""
-        self._synced("literature")
         if article_id is not None:
-            rows = self._rows("SELECT raw FROM literature WHERE article_id = ?", (article_id,))
-            if not rows:
-                raise ArticleNotFound(article_id)
-            return dict(json.loads(rows[0][0]))
-        sql = "SELECT raw FROM literature ORDER BY article_id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return self._stream(sql, ())
+            return self.article(article_id)
+        return self.articles(limit).records()
+
+    def article(self, article_id: str) -> dict[str, Any]:
+        """One article by id; :class:`ArticleNotFound` if the mirror has none."""
+        self._synced("literature")
+        rows = self._rows("SELECT raw FROM literature WHERE article_id = ?", (article_id,))
+        if not rows:
+            raise ArticleNotFound(article_id)
+        return dict(self._codec.unpack("literature", rows[0][0]))
+
+    def articles(self, limit: int | None = None) -> OfflineRecords:
+        """Every article in ``article_id`` order, as :class:`OfflineRecords`."""
+        self._synced("literature")
+        return OfflineRecords(
+            self, ("1", []), limit, table="literature", order="article_id", ident="article_id"
+        )
+
+
+class OfflineRecords:
+    """The records of one offline query, in the server's order: what a search result wraps.
+
+    The query was checked when this was made; :meth:`count` and :meth:`records` run it (the
+    records lazily, from one cursor), and :attr:`preview` holds the first few once counted.
+    """
+
+    def __init__(
+        self,
+        mirror: Mirror,
+        where: tuple[str, list[Any]],
+        limit: int | None,
+        *,
+        table: str = "neurons",
+        order: str = "id_text",
+        ident: str = "neuron_id",
+    ) -> None:
+        self.mirror = mirror
+        self.where = where
+        self.limit = limit
+        self.table = table
+        self.order = order
+        self.ident = ident
+        self.total: int | None = None
+        self.preview: list[dict[str, Any]] = []
+
+    def _sql(self, what: str) -> str:
+        return f"SELECT {what} FROM {self.table} n WHERE {self.where[0]}"
+
+    def count(self) -> int:
+        """How many records the query gives (capped at ``limit``)."""
+        if self.total is None:
+            args = self.where[1]
+            self.total = int(self.mirror._rows(self._sql("count(*)"), args)[0][0])
+            first = f"{self._sql('raw')} ORDER BY {self.order} LIMIT 5"
+            self.preview = list(self.mirror._stream(self.table, first, args))
+        return self.total if self.limit is None else min(self.total, self.limit)
+
+    def records(self) -> Generator[dict[str, Any], None, None]:
+        """Every matching record in the server's order, at most ``limit``."""
+        text = f"{self._sql('raw')} ORDER BY {self.order}"
+        if self.limit is not None:
+            text += f" LIMIT {int(self.limit)}"
+        return self.mirror._stream(self.table, text, self.where[1])

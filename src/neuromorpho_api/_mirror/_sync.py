@@ -19,8 +19,7 @@ Incremental sync detects records added to, removed from, or moved between archiv
 upload dates. A record edited in place without any such count changing is found only by
 ``full=True``, which is exact.
 
-This module is long because planning, paging and merging share one plan object; its
-seam for splitting is ``_Run.merge``/``merge_objects`` (into ``_merge``) in phase 2.
+Merging staging into the live tables is ``_merge``.
 """
 
 # SQL here interpolates only table names from fixed lists and column names the mirror made
@@ -29,7 +28,6 @@ seam for splitting is ``_Run.merge``/``merge_objects`` (into ``_merge``) in phas
 
 from __future__ import annotations
 
-import datetime
 import json
 import math
 import os
@@ -37,23 +35,20 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from neuromorpho_api import _bulk, _parse, _query
-from neuromorpho_api._mirror import _lock, _probe, _records, _schema
+from neuromorpho_api._mirror import _lock, _merge, _probe, _records, _schema
 from neuromorpho_api._mirror._errors import REBUILD_HINT, MirrorError
 from neuromorpho_api._progress import make_progress
-
-if TYPE_CHECKING:
-    from neuromorpho_api._client import NeuroMorpho
 
 __all__ = ["SyncReport", "sync"]
 
 PAGE = 500
 _KEYS = {"neuron": "neuronResources", "morphometry": "measurements", "pvec": "pvecs"}
 _KEYS["literature"] = "publicationResources"
-_TABLE = {"morphometry": "morphometry", "pvec": "pvec", "literature": "literature"}
 _DIFF_FIELDS = ("archive", "upload_date")
 
 
@@ -89,11 +84,12 @@ PageHook = Callable[[int, int], None]
 
 
 class _Run:
-    def __init__(self, client: NeuroMorpho, db: sqlite3.Connection, progress: bool | None):
+    def __init__(self, client: _bulk.Api, db: sqlite3.Connection, progress: bool | None):
         self.client = client
         self.db = db
         self.fetch = _probe.Fetcher(client)
         self.columns = _schema.Columns(db)
+        self.codec = _records.Codec(db)
         self.progress = progress
         self.hook: PageHook | None = None
 
@@ -144,7 +140,7 @@ class _Run:
             changed: dict[str, list[str]] = {}
             touched = 0
             for name in _DIFF_FIELDS:
-                key = self._key(name)
+                key = self.columns.key_for(name)
                 mine = _records.partition_counts(self.db, self.columns, key) if key else {}
                 theirs = server["partitions"][name]
                 diff = sorted(v for v in {*mine, *theirs} if mine.get(v) != theirs.get(v))
@@ -192,12 +188,6 @@ class _Run:
         settled.update(_probe.order_probe(fetch, "species", species))
         return settled
 
-    def _key(self, name: str) -> str | None:
-        if name in self.columns.col:
-            return name
-        same = [k for k in self.columns.col if k.casefold() == name.casefold()]
-        return same[0] if len(same) == 1 else None
-
     # -- fetching ---------------------------------------------------------------------------
 
     def run_tasks(self, plan: dict[str, Any]) -> None:
@@ -210,33 +200,61 @@ class _Run:
 
         estimate = sum(pages(t) - t["page"] for t in plan["tasks"] if not t["done"])
         bar = make_progress(self.progress, total=estimate, desc="neuromorpho sync", unit="page")
+        # One request ahead: the next page travels while this one is parsed and written.
+        # Still one request at a time on one connection, under the client's rate limit.
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neuromorpho-sync")
+        pending: tuple[int, int, Future[Any]] | None = None
         try:
             for index, task in enumerate(plan["tasks"]):
                 while not task["done"]:
                     if task["kind"] == "bulk":
                         self.bulk(plan, index, task, bar)
+                        continue
+                    number = task["page"]
+                    if pending is not None and pending[:2] == (index, number):
+                        doc = pending[2].result()
                     else:
-                        self.page(plan, index, task)
-                        bar.update()
+                        if pending is not None:  # a page no longer wanted: let it land
+                            wait([pending[2]])
+                        doc = self.request(task, number)
+                    pending = None
+                    page = self.parse(task, doc)
+                    if page is not None and page.items and number + 1 < page.total_pages:
+                        pending = (index, number + 1, ahead.submit(self.request, task, number + 1))
+                    self.page(plan, index, task, page)
+                    bar.update()
         finally:
+            ahead.shutdown(wait=False, cancel_futures=True)
             bar.close()
 
-    def page(self, plan: dict[str, Any], index: int, task: dict[str, Any]) -> None:
+    def request(self, task: Mapping[str, Any], number: int) -> Any:
+        """The JSON of page ``number`` of ``task`` (``None`` for the API's 404)."""
         collection = task.get("collection", "neuron")
-        key = _KEYS[collection]
-        params: dict[str, Any] = {"page": task["page"], "size": PAGE}
+        params: dict[str, Any] = {"page": number, "size": PAGE}
         if collection == "neuron":
             params["sort"] = "neuron_id,asc"
         if task.get("q") is not None:
             params["q"] = task["q"]
-            doc = self.fetch.get(collection, "select", params=params, allow_404=True)
-        else:
-            doc = self.fetch.get(collection, params=params, allow_404=task["page"] > 0)
+            return self.fetch.get(collection, "select", params=params, allow_404=True)
+        return self.fetch.get(collection, params=params, allow_404=number > 0)
+
+    def parse(self, task: Mapping[str, Any], doc: Any) -> _parse.Page | None:
+        collection = task.get("collection", "neuron")
         url = self.fetch.url(collection)
-        page = _parse.parse_page(doc, key, url=url) if doc is not None else None
+        return _parse.parse_page(doc, _KEYS[collection], url=url) if doc is not None else None
+
+    def page(
+        self, plan: dict[str, Any], index: int, task: dict[str, Any], page: _parse.Page | None
+    ) -> None:
+        """Write one page into staging and advance the task, in one transaction."""
+        collection = task.get("collection", "neuron")
+        url = self.fetch.url(collection)
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            for raw in page.items if page is not None else []:
+            items = page.items if page is not None else []
+            if collection == "neuron":
+                self.store_neurons(index, items, url)
+            for raw in items if collection != "neuron" else []:
                 self.store(index, collection, raw, url)
             task["page"] += 1
             if page is None or not page.items or task["page"] >= page.total_pages:
@@ -264,33 +282,36 @@ class _Run:
         if self.hook is not None:
             self.hook(index, task["page"])
 
+    def store_neurons(self, index: int, items: list[Any], url: str) -> None:
+        records = [_parse.parse_record(raw, url=url) for raw in items]
+        _records.insert_neurons(self.db, self.columns, self.codec, "stage_", records)
+        self.db.executemany(
+            "INSERT OR IGNORE INTO stage_seen VALUES (?, ?)",
+            [(index, record["neuron_id"]) for record in records],
+        )
+
     def store(self, index: int, collection: str, raw: Any, url: str) -> None:
-        if collection == "neuron":
-            record = _parse.parse_record(raw, url=url)
-            _records.insert_neuron(self.db, self.columns, "stage_", record)
-            ident: Any = record["neuron_id"]
-        elif collection == "literature":
+        if collection == "literature":
             record = _parse.parse_article(raw, url=url)
-            _records.insert_object(self.db, "stage_literature", record["article_id"], record)
+            _records.insert_object(
+                self.db, self.codec, "stage_literature", record["article_id"], record
+            )
             return
-        elif collection == "morphometry":
+        if collection == "morphometry":
             record = _parse.parse_measurements(raw, url=url)
             ident = record.get("neuron_id")
             if not isinstance(ident, int):
                 raise MirrorError(f"a morphometry object from {url} has no neuron_id")
             raw_obj = {k: v for k, v in raw.items() if k != "_links"}
             _records.insert_object(
-                self.db, "stage_morphometry", ident, raw_obj, record.get("neuron_name")
+                self.db, self.codec, "stage_morphometry", ident, raw_obj, record.get("neuron_name")
             )
             return
-        else:
-            record = _parse.parse_pvec(_records.dumps(raw), url=url) or {}
-            ident = record.get("neuron_id")
-            if not isinstance(ident, int):
-                raise MirrorError(f"a persistence vector from {url} has no neuron_id")
-            _records.insert_object(self.db, "stage_pvec", ident, record)
-            return
-        self.db.execute("INSERT OR IGNORE INTO stage_seen VALUES (?, ?)", (index, ident))
+        record = _parse.parse_pvec(_records.dumps(raw), url=url) or {}
+        ident = record.get("neuron_id")
+        if not isinstance(ident, int):
+            raise MirrorError(f"a persistence vector from {url} has no neuron_id")
+        _records.insert_object(self.db, self.codec, "stage_pvec", ident, record)
 
     def bulk(self, plan: dict[str, Any], index: int, task: dict[str, Any], bar: Any) -> None:
         """Morphometry or pvec of the neurons added or changed, 500 ids per committed chunk."""
@@ -310,7 +331,9 @@ class _Run:
             try:
                 for nid, obj in found.items():
                     name = obj.get("neuron_name") if collection == "morphometry" else None
-                    _records.insert_object(self.db, f"stage_{collection}", nid, obj, name)
+                    _records.insert_object(
+                        self.db, self.codec, f"stage_{collection}", nid, obj, name
+                    )
                 task["page"] += 1
                 self.save(plan)
                 self.db.execute("COMMIT")
@@ -321,109 +344,9 @@ class _Run:
             if self.hook is not None:
                 self.hook(index, task["page"])
 
-        def count() -> None:
-            self.fetch.requests += 1
-
-        _bulk.fetch_many(self.client, collection, ids, on_request=count, on_chunk=commit)
+        _bulk.fetch_many(self.client, collection, ids, on_request=self.fetch.count, on_chunk=commit)
         task["done"] = True
         self.save(plan)
-
-    # -- merging ----------------------------------------------------------------------------
-
-    def merge(self, plan: dict[str, Any]) -> tuple[int, int, int]:
-        """Move staging into the live tables in one transaction; (added, updated, removed)."""
-        db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS affected (neuron_id INTEGER PRIMARY KEY)")
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute("DELETE FROM affected")
-            if plan["full"]:
-                db.execute("INSERT INTO affected SELECT neuron_id FROM neurons")
-            else:
-                for name, values in plan["changed"].items():
-                    key = self._key(name)
-                    if key is None or not values:
-                        continue
-                    col = self.columns.col[key]
-                    marks = ",".join("?" * len(values))
-                    db.execute(
-                        f"INSERT OR IGNORE INTO affected SELECT neuron_id FROM neurons "
-                        f"WHERE {col} IN ({marks})",
-                        values,
-                    )
-            db.execute("INSERT OR IGNORE INTO affected SELECT neuron_id FROM stage_neurons")
-            added = db.execute(
-                "SELECT count(*) FROM stage_neurons WHERE neuron_id NOT IN "
-                "(SELECT neuron_id FROM neurons)"
-            ).fetchone()[0]
-            updated = db.execute(
-                "SELECT count(*) FROM stage_neurons s JOIN neurons n USING (neuron_id) "
-                "WHERE s.raw != n.raw"
-            ).fetchone()[0]
-            removed = db.execute(
-                "SELECT count(*) FROM affected WHERE neuron_id IN (SELECT neuron_id FROM neurons) "
-                "AND neuron_id NOT IN (SELECT neuron_id FROM stage_neurons)"
-            ).fetchone()[0]
-            gone = "SELECT neuron_id FROM affected"
-            db.execute(f"DELETE FROM neurons WHERE neuron_id IN ({gone})")
-            db.execute(f"DELETE FROM neuron_values WHERE neuron_id IN ({gone})")
-            cols = ",".join(["neuron_id", "id_text", "raw", *self.columns.scalar_columns()])
-            db.execute(f"INSERT INTO neurons ({cols}) SELECT {cols} FROM stage_neurons")
-            db.execute("INSERT INTO neuron_values SELECT * FROM stage_neuron_values")
-            self.merge_objects(plan)
-            self.write_meta(plan)
-            for table in ("neurons", "neuron_values", "morphometry", "pvec", "literature"):
-                db.execute(f"DELETE FROM stage_{table}")
-            db.execute("DELETE FROM stage_seen")
-            db.execute("DELETE FROM sync_state")
-            db.execute("COMMIT")
-        except BaseException:
-            _schema.rollback(db)
-            raise
-        return int(added), int(updated), int(removed)
-
-    def merge_objects(self, plan: dict[str, Any]) -> None:
-        db = self.db
-        kinds = {t.get("collection"): t["kind"] for t in plan["tasks"]}
-        for name, table in _TABLE.items():
-            kind = kinds.get(name)
-            if kind == "objects":
-                db.execute(f"DELETE FROM {table}")
-            elif name != "literature":
-                # drop what belongs to removed or re-fetched neurons; keep the rest
-                refetched: list[int] = next(
-                    (t.get("ids", []) for t in plan["tasks"] if t.get("collection") == name), []
-                )
-                db.execute(
-                    f"DELETE FROM {table} WHERE neuron_id NOT IN (SELECT neuron_id FROM neurons)"
-                )
-                for start in range(0, len(refetched), PAGE):
-                    chunk = refetched[start : start + PAGE]
-                    marks = ",".join("?" * len(chunk))
-                    db.execute(f"DELETE FROM {table} WHERE neuron_id IN ({marks})", chunk)
-            db.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM stage_{table}")
-
-    def write_meta(self, plan: dict[str, Any]) -> None:
-        server = plan["server"]
-        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        values = {
-            "source": self.client.base_url,
-            "server_total": str(server["total"]),
-            "synced_at": now,
-            "partitions": _records.dumps(server["partitions"]),
-            **plan["meta"],
-        }
-        if plan["full"]:
-            values["full_synced_at"] = now
-        for name, on in plan["options"].items():
-            if on:
-                values[f"has_{name}"] = "1"
-            elif name != "literature":
-                values[f"has_{name}"] = "0"  # no longer kept in step with the neurons
-        if "morphometry" in server:
-            values["morphometry_total"] = str(server["morphometry"])
-        for key, value in values.items():
-            _schema.set_meta(self.db, key, value)
 
 
 def _open(path: str, rebuild: bool) -> sqlite3.Connection:
@@ -448,7 +371,7 @@ def _open(path: str, rebuild: bool) -> sqlite3.Connection:
 
 
 def sync(
-    client: NeuroMorpho,
+    client: _bulk.Api,
     path: str | os.PathLike[str],
     *,
     morphometry: bool = True,
@@ -461,38 +384,29 @@ def sync(
 ) -> SyncReport:
     """Bring the mirror at ``path`` up to date with ``client``'s server.
 
-    Parameters
-    ----------
-    client
-        The :class:`NeuroMorpho` client whose session, rate limit and base URL are used.
-    path
-        The mirror file; created if missing.
-    morphometry, pvec, literature
-        Also keep these collections.
-    full
-        Fetch every record (exact); otherwise only what the cheap checks show has changed.
-    rebuild
-        Move an unreadable or foreign file at ``path`` aside (``.broken-<time>``) and start anew.
-    progress
-        Progress bar on stderr: ``None`` when a person is watching.
-    page_hook
-        Called as ``hook(task, page)`` after each page is committed (tests interrupt here).
+    Args:
+        client: The client (:class:`~neuromorpho_api.NeuroMorpho` or any
+            :class:`~neuromorpho_api._bulk.Api`) whose session, rate limit and base URL are used.
+        path: The mirror file; created if missing.
+        morphometry: Also keep the morphometry.
+        pvec: Also keep the persistence vectors.
+        literature: Also keep the literature.
+        full: Fetch every record (exact); otherwise only what the cheap checks show changed.
+        rebuild: Move an unreadable or foreign file at ``path`` aside (``.broken-<time>``)
+            and start anew.
+        progress: Progress bar on stderr; ``None``: when a person is watching.
+        page_hook: Called as ``hook(task, page)`` after each page is committed (tests
+            interrupt here).
 
-    Returns
-    -------
-    SyncReport
+    Returns:
+        What changed and what it cost, as a :class:`SyncReport`.
 
-    Raises
-    ------
-    MirrorLockedError
-        Another process is syncing ``path``.
-    MirrorCorruptError
-        ``path`` is damaged or another program's file (use ``rebuild=True``).
-    MirrorError
-        The disk is full, or the server changed while being read; the mirror still holds
-        its last complete sync, and a rerun continues.
-    APIError
-        The server failed; a rerun continues where this one stopped.
+    Raises:
+        MirrorLockedError: Another process is syncing ``path``.
+        MirrorCorruptError: ``path`` is damaged or another program's file (use ``rebuild``).
+        MirrorError: The disk is full, or the server changed while being read; the mirror
+            still holds its last complete sync, and a rerun continues.
+        APIError: The server failed; a rerun continues where this one stopped.
     """
     path = os.fspath(path)
     started = time.monotonic()
@@ -513,8 +427,10 @@ def sync(
                 run.save(plan)
                 db.execute("COMMIT")
             run.run_tasks(plan)
-            counts = run.merge(plan)
-            return _report(run, plan, counts, started)
+            counts = _merge.merge(db, run.columns, plan, client.base_url)
+            report = _report(run, plan, counts, started)
+            _merge.compact(db)
+            return report
         except sqlite3.OperationalError as exc:
             if "full" in str(exc).lower():
                 raise MirrorError(
@@ -533,7 +449,7 @@ def sync(
 def _touch(run: _Run, plan: dict[str, Any]) -> None:
     run.db.execute("BEGIN IMMEDIATE")
     try:
-        run.write_meta(plan)
+        _merge.write_meta(db=run.db, plan=plan, source=run.client.base_url)
         run.db.execute("COMMIT")
     except BaseException:
         _schema.rollback(run.db)
@@ -545,7 +461,7 @@ def _report(
 ) -> SyncReport:
     mismatches: dict[str, dict[str, tuple[int, int]]] = {}
     for name, theirs in plan["server"]["partitions"].items():
-        key = run._key(name)
+        key = run.columns.key_for(name)
         mine = _records.partition_counts(run.db, run.columns, key) if key else {}
         diff = {
             v: (theirs.get(v, 0), mine.get(v, 0))
