@@ -30,7 +30,17 @@ __all__ = ["neuromorpho_emulator", "neuromorpho_emulator_server"]
 
 @pytest.fixture(scope="session")
 def neuromorpho_emulator_server() -> Iterator[Emulator]:
-    """One emulator (3,000 neurons, the real server's TLS shape) for the whole test session."""
+    """One emulator (3,000 neurons, the real server's TLS shape) for the whole test session.
+
+    Session-scoped. Started, not activated: use it for its URLs and :meth:`Emulator.environ`,
+    or take ``neuromorpho_emulator`` to route NeuroMorpho.Org to it.
+
+    Yields:
+        The started :class:`~neuromorpho_api.testing.Emulator`, stopped after the session.
+
+    Raises:
+        ImportError: trustme (the ``emulator`` extra) is not installed.
+    """
     from neuromorpho_api.testing import Emulator
 
     emulator = Emulator().start()
@@ -44,7 +54,11 @@ def neuromorpho_emulator_server() -> Iterator[Emulator]:
 def neuromorpho_emulator(neuromorpho_emulator_server: Emulator) -> Iterator[Emulator]:
     """The emulator, active for this test: NeuroMorpho.Org's URLs reach it.
 
-    Options, faults and logs are reset before and after the test.
+    Function-scoped, over the session's ``neuromorpho_emulator_server``. Options, faults and
+    logs are reset before and after the test.
+
+    Yields:
+        The active :class:`~neuromorpho_api.testing.Emulator`.
     """
     emulator = neuromorpho_emulator_server
     emulator.reset()

@@ -220,7 +220,7 @@ def test_the_graph_sees_the_imports_that_matter() -> None:
     assert ("_client", "_session", False) in edges
     assert ("_client", "_parse", False) in edges  # ``from neuromorpho_api import _parse``
     assert ("_demo", "testing", True) in edges
-    assert ("_cli", "_demo", True) in edges
+    assert ("_cli._commands", "_demo", True) in edges
     assert ("__init__", "_session", False) in edges
     assert ("testing", "testing._app", False) in edges
 
@@ -255,7 +255,7 @@ def _with(module: str, extra: str) -> dict[str, str]:
         ("testing._app", "from neuromorpho_api._tls import NEUROMORPHO_HOSTS", "layer 'testing'"),
         ("_session", "from neuromorpho_api._adapter import *", ""),
         ("_adapter", "def f():\n    from neuromorpho_api import _session", "circular imports"),
-        ("_cli", "from . import _demo", ""),
+        ("_cli._commands", "from .. import _demo", ""),
         (
             "_mirror._sync",
             "from neuromorpho_api._client import NeuroMorpho",
@@ -285,4 +285,6 @@ def test_a_module_outside_the_layers_is_reported() -> None:
 
 def test_the_demo_importing_the_cli_again_is_a_circle() -> None:
     found = violations(_with("_demo", "def g():\n    from neuromorpho_api._cli import main"))
-    assert "circular imports: _cli <-> _demo" in found
+    assert any(
+        p.startswith("circular imports: _cli <-> ") and p.endswith(" <-> _demo") for p in found
+    ), found

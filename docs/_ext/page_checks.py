@@ -69,7 +69,24 @@ def check_machine_paths(app: Sphinx, doctree: nodes.document, docname: str) -> N
                 break
 
 
+def relative_run_directories(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Show a notebook's run directory as the current one, as a reader's own run would.
+
+    Notebooks run in a fresh temporary directory (``nb_execution_in_temp``), and what they print
+    about the files they wrote names it (``/tmp/tmpab12cd34/swc``). Their outputs show the path
+    relative to it (``swc``), as ``command-output`` does for commands; any other temporary path
+    is still caught by :func:`check_machine_paths`.
+    """
+    run_dir = re.compile(
+        re.escape(tempfile.gettempdir() + os.sep) + r"tmp\w{6,}" + re.escape(os.sep)
+    )
+    for node in list(doctree.findall(nodes.Text)):
+        if _is_output(node.parent) and run_dir.search(str(node)):
+            node.parent.replace(node, nodes.Text(run_dir.sub("", str(node))))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("doctree-resolved", relative_run_directories, priority=400)
     app.connect("doctree-resolved", check_alt_text)
     app.connect("doctree-resolved", check_machine_paths)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

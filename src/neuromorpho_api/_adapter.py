@@ -92,6 +92,24 @@ class NeuroMorphoAdapter(HTTPAdapter):
     Mount it on ``"https://"`` of any session::
 
         session.mount("https://", NeuroMorphoAdapter())
+
+    A TLS failure on one of those hosts caused by the DH group or by certificate verification
+    is raised as a subclass of :class:`requests.exceptions.SSLError` whose message ends with a
+    hint; a read timeout stays :class:`requests.exceptions.ReadTimeout` after the retries.
+
+    Args:
+        *args: As :class:`~requests.adapters.HTTPAdapter` (``pool_connections``,
+            ``pool_maxsize``, ``max_retries``, ``pool_block``).
+        hosts: The hosts that get the lowered security level: a subset of
+            :data:`~neuromorpho_api.NEUROMORPHO_HOSTS` (default: both).
+        **kwargs: As :class:`~requests.adapters.HTTPAdapter`.
+
+    Attributes:
+        hosts: The hosts that get the lowered security level.
+
+    Raises:
+        ValueError: *hosts* names a host other than NeuroMorpho.Org's two.
+        RuntimeError: The installed requests is older than 2.32.4.
     """
 
     __attrs__ = [*HTTPAdapter.__attrs__, "hosts"]  # noqa: RUF012 (requests declares it this way)
@@ -126,7 +144,14 @@ class NeuroMorphoAdapter(HTTPAdapter):
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
 
     def applies_to(self, host: str | None) -> bool:
-        """Whether requests to *host* use the lowered security level."""
+        """Whether requests to *host* use the lowered security level.
+
+        Args:
+            host: A parsed host name (not a URL), any case, with or without a trailing dot.
+
+        Returns:
+            ``True`` only for one of :attr:`hosts`.
+        """
         return is_neuromorpho_host(host) and (host or "").lower().rstrip(".") in self.hosts
 
     # -- context selection ---------------------------------------------------------------

@@ -95,6 +95,21 @@ class NeuroMorpho:
     served), without the ``_links`` block. Methods never follow server-made links: every URL
     is built from ``base_url``. The client keeps no state beyond a cache of the field lists
     and may be shared between threads.
+
+    Attributes:
+        base_url: The site root, normalized (no trailing slash).
+        session: The session requests are sent with.
+        page_size: Rows per page when paging.
+        in_flight: Page requests open at once.
+        check_values: Whether criteria values are checked before a search or count.
+
+    Raises:
+        TypeError: *base_url* is not a str, *session* not a :class:`requests.Session`, or
+            *page_size* or *in_flight* not an int.
+        ValueError: *base_url* is not an http(s) URL, *page_size* is not within 1 to 500,
+            or *in_flight* is below 1.
+        MirrorError: *mirror* names a file that is damaged, another program's, or of a
+            newer version.
     """
 
     def __init__(
@@ -275,6 +290,16 @@ class NeuroMorpho:
         """Names of the searchable neuron fields, as ``/api/neuron/fields`` lists them.
 
         Fetched once per client, then cached.
+
+        Returns:
+            The field names, in the server's order.
+
+        Raises:
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            MirrorError: With ``mirror=``: the file is missing or unusable.
         """
         return self._fields("neuron")
 
@@ -323,13 +348,43 @@ class NeuroMorpho:
         """Every distinct value of neuron ``field``, from all pages, in the server's order.
 
         Fetched once per client and field, then cached (the value check of :meth:`search`
-        uses the same cache). Raises :class:`UnknownFieldError` (with close matches) for a
-        field the API lacks.
+        uses the same cache).
+
+        Args:
+            field: A neuron field name (see :meth:`fields`).
+
+        Returns:
+            The values, as the server spells them.
+
+        Raises:
+            UnknownFieldError: *field* is not one of the API's fields (the error names
+                the closest ones).
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            MirrorError: With ``mirror=``: the file is missing or unusable.
         """
         return self._values("neuron", field)
 
     def partition(self, field: str) -> dict[str, int]:
-        """Number of neurons for each value of neuron ``field``, from all pages."""
+        """Number of neurons for each value of neuron ``field``, from all pages.
+
+        Args:
+            field: A neuron field name (see :meth:`fields`).
+
+        Returns:
+            ``{value: number of neurons}``, in the server's order.
+
+        Raises:
+            UnknownFieldError: *field* is not one of the API's fields (the error names
+                the closest ones).
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            MirrorError: With ``mirror=``: the file is missing or unusable.
+        """
         return self._partition("neuron", field)
 
     def _in_order(
@@ -398,8 +453,23 @@ class NeuroMorpho:
         """The record of one neuron, by id (an ``int``) or name (a ``str``).
 
         A string is always a name, even if it is all digits: ``neuron(1)`` is the neuron with
-        id 1, ``neuron("1")`` the neuron named "1". Raises :class:`NeuronNotFound` (a
-        :class:`LookupError`) if there is none.
+        id 1, ``neuron("1")`` the neuron named "1".
+
+        Args:
+            id_or_name: The neuron's id (``int``) or name (``str``, any case).
+
+        Returns:
+            The record: the server's field names and values, without ``_links``.
+
+        Raises:
+            NeuronNotFound: No neuron has that id or name.
+            TypeError: *id_or_name* is neither an int nor a str.
+            ValueError: *id_or_name* is an empty string.
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            MirrorError: With ``mirror=``: the file is missing or unusable.
         """
         key = self._key(id_or_name)
         offline = self._offline()
@@ -421,7 +491,23 @@ class NeuroMorpho:
 
         Measurements are ``float`` (or ``None`` when missing), ``neuron_id`` an ``int`` and
         ``neuron_name`` a ``str``, with the server's key spelling (``soma_Surface``,
-        ``fractal_Dim``...). Raises :class:`NeuronNotFound` if there are none.
+        ``fractal_Dim``...).
+
+        Args:
+            id_or_name: The neuron's id (``int``) or name (``str``).
+
+        Returns:
+            The measurements.
+
+        Raises:
+            NeuronNotFound: No neuron has that id or name, or it has no measurements.
+            TypeError: *id_or_name* is neither an int nor a str.
+            ValueError: *id_or_name* is an empty string.
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            MirrorError: With ``mirror=``: the file is missing or unusable.
         """
         key = self._key(id_or_name)
         offline = self._offline()
@@ -437,7 +523,23 @@ class NeuroMorpho:
         """The persistence vector of one neuron (``coefficients`` and more), by id or name.
 
         ``None`` when the server answers with an empty body, as it has been seen to do.
-        A name costs one more request, to find the id. Raises :class:`NeuronNotFound`.
+        A name costs one more request, to find the id.
+
+        Args:
+            id_or_name: The neuron's id (``int``) or name (``str``).
+
+        Returns:
+            The persistence vector, or ``None`` for an empty answer.
+
+        Raises:
+            NeuronNotFound: No neuron has that id or name, or it has no persistence vector.
+            TypeError: *id_or_name* is neither an int nor a str.
+            ValueError: *id_or_name* is an empty string.
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            MirrorError: With ``mirror=``: the file is missing or unusable.
         """
         key = self._key(id_or_name)
         offline = self._offline()
@@ -506,7 +608,30 @@ class NeuroMorpho:
         check_values: bool | None = None,
         **criteria_kw: _Criterion,
     ) -> int:
-        """How many neurons match; no criteria counts them all. Arguments as :meth:`search`."""
+        """How many neurons match; no criteria counts them all.
+
+        Args:
+            criteria: ``{field: value or [values]}``, as in :meth:`search`.
+            q: A raw query clause, as in :meth:`search`.
+            fq: Raw filter clauses, as in :meth:`search`.
+            check_values: Check values against the stored ones; ``None``: the client's
+                setting.
+            **criteria_kw: ``field=value`` or ``field=[values]``.
+
+        Returns:
+            The number of matching neurons (0 when none matches).
+
+        Raises:
+            UnknownFieldError: A criterion names a field the API does not know.
+            UnknownValueError: A value no neuron has in its field (when checking values).
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            OfflineUnsupportedError: With ``mirror=``: the mirror cannot answer this query
+                exactly.
+            MirrorError: With ``mirror=``: the file is missing or unusable.
+        """
         params = self._select("neuron", criteria, q, fq, criteria_kw, check_values)
         offline = self._offline()
         if offline is not None:
@@ -566,10 +691,35 @@ class NeuroMorpho:
         Wildcards, ranges, raw ``q``/``fq``, and identifier, free-text, number and date fields
         (``neuron_name``, ``note``, ``min_age``, ``upload_date``...) are not checked.
 
+        Args:
+            criteria: ``{field: value or [values]}``, for field names that are not
+                identifiers; merged with *criteria_kw*.
+            q: A raw query clause (``"species:rat,mouse"``), ANDed with the criteria.
+            fq: Raw filter clauses, ANDed with the criteria.
+            limit: Stop after this many records (``None``: all).
+            check_values: Check values against the stored ones; ``None``: the client's
+                setting.
+            **criteria_kw: ``field=value`` or ``field=[values]``.
+
         Returns:
             A :class:`SearchResult`: iterate over it once (as over a generator); ``len()``
             gives the server's total (at most ``limit``), :meth:`SearchResult.to_dataframe`
             a typed DataFrame.
+
+        Raises:
+            UnknownFieldError: A criterion names a field the API does not know (at call
+                time).
+            UnknownValueError: A value no neuron has in its field (at call time, when
+                checking values).
+            TypeError: *limit* is not an int.
+            ValueError: *limit* is negative.
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries (at call time or while iterating).
+            OfflineUnsupportedError: With ``mirror=``: the mirror cannot answer this query
+                exactly.
+            MirrorError: With ``mirror=``: the file is missing or unusable.
         """
         limit = self._check_limit(limit)
         params = self._select("neuron", criteria, q, fq, criteria_kw, check_values)
@@ -628,15 +778,61 @@ class NeuroMorpho:
     # -- literature ------------------------------------------------------------------------
 
     def literature_fields(self) -> list[str]:
-        """Names of the literature fields (camelCase: ``brainRegion``, ``cellType``...)."""
+        """Names of the literature fields (camelCase: ``brainRegion``, ``cellType``...).
+
+        Returns:
+            The field names, in the server's order.
+
+        Raises:
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            OfflineUnsupportedError: With ``mirror=``: the mirror cannot answer this query
+                exactly.
+        """
         return self._fields("literature")
 
     def literature_values(self, field: str) -> list[str]:
-        """Every distinct value of literature ``field`` (e.g. ``tracingSystem``), all pages."""
+        """Every distinct value of literature ``field`` (e.g. ``tracingSystem``), all pages.
+
+        Args:
+            field: A literature field name (see :meth:`literature_fields`).
+
+        Returns:
+            The values, as the server spells them.
+
+        Raises:
+            UnknownFieldError: *field* is not one of the API's fields (the error names
+                the closest ones).
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            OfflineUnsupportedError: With ``mirror=``: the mirror cannot answer this query
+                exactly.
+        """
         return self._values("literature", field)
 
     def literature_partition(self, field: str) -> dict[str, int]:
-        """Number of articles for each value of literature ``field``, from all pages."""
+        """Number of articles for each value of literature ``field``, from all pages.
+
+        Args:
+            field: A literature field name (see :meth:`literature_fields`).
+
+        Returns:
+            ``{value: number of articles}``, in the server's order.
+
+        Raises:
+            UnknownFieldError: *field* is not one of the API's fields (the error names
+                the closest ones).
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            OfflineUnsupportedError: With ``mirror=``: the mirror cannot answer this query
+                exactly.
+        """
         return self._partition("literature", field)
 
     @overload
@@ -666,10 +862,31 @@ class NeuroMorpho:
     ) -> dict[str, Any] | SearchResult:
         """One article by ``article_id``, or iterate over the articles that match.
 
-        ``literature("56e9c95de4b0355017b314d2")`` returns that article (``LookupError`` if
-        unknown). Otherwise criteria, ``q``, ``fq`` and ``limit`` work as in :meth:`search`,
-        with literature field names (:meth:`literature_fields`); no criteria iterates over all
-        articles.
+        ``literature("56e9c95de4b0355017b314d2")`` returns that article. Otherwise criteria,
+        ``q``, ``fq`` and ``limit`` work as in :meth:`search`, with literature field names
+        (:meth:`literature_fields`); no criteria iterates over all articles.
+
+        Args:
+            article_id: The id of one article.
+            q: A raw query clause.
+            fq: Raw filter clauses.
+            limit: Stop after this many articles (``None``: all).
+            **criteria: ``field=value`` or ``field=[values]``, literature field names.
+
+        Returns:
+            The article (a dict) for *article_id*, else a :class:`SearchResult` of articles.
+
+        Raises:
+            ArticleNotFound: No article has *article_id* (also a :class:`LookupError`).
+            UnknownFieldError: A criterion names a field the API does not know.
+            TypeError: Both *article_id* and criteria are given, or *limit* is not an int.
+            ValueError: *article_id* is empty, or *limit* negative.
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            OfflineUnsupportedError: With ``mirror=``: the mirror cannot answer this query
+                exactly.
         """
         if article_id is not None:
             if q is not None or fq or limit is not None or criteria:
@@ -718,6 +935,19 @@ class NeuroMorpho:
         """URLs of every file served for a neuron, given its record, id or name.
 
         An id or name costs one request to fetch the record; a record costs none.
+
+        Args:
+            record_or_key: A record (from :meth:`search` or :meth:`neuron`), or a neuron's
+                id or name.
+
+        Returns:
+            The URLs, percent-encoded.
+
+        Raises:
+            NeuronNotFound: No neuron has that id or name.
+            ValueError: The record has no usable ``archive`` or ``neuron_name``.
+            APIError: The server answered unexpectedly.
+            requests.exceptions.RequestException: The server could not be reached.
         """
         return _urls.neuron_files(self.base_url, self._record(record_or_key))
 
@@ -725,6 +955,18 @@ class NeuroMorpho:
         """URL of the standardized SWC file (``CNG version``) of a neuron.
 
         ``dableFiles/{archive, lower case}/CNG%20version/{name}.CNG.swc``, percent-encoded.
+
+        Args:
+            record_or_key: A record, or a neuron's id or name (one request to fetch it).
+
+        Returns:
+            The URL.
+
+        Raises:
+            NeuronNotFound: No neuron has that id or name.
+            ValueError: The record has no usable ``archive`` or ``neuron_name``.
+            APIError: The server answered unexpectedly.
+            requests.exceptions.RequestException: The server could not be reached.
         """
         return self.file_urls(record_or_key).swc
 
@@ -843,6 +1085,21 @@ class NeuroMorpho:
         (``/api/morphometry/select``), ``ceil(n/500) + 1`` requests at most for ``n`` ids;
         ids the select omits or fails on are asked for one by one. Neurons without
         measurements are absent from the result, never an error.
+
+        Args:
+            ids_or_records: Neuron ids (``int``) or records with a ``neuron_id``.
+
+        Returns:
+            ``{neuron_id: measurements}``, each as :meth:`morphometry` returns them.
+
+        Raises:
+            TypeError: An item is neither an int nor a record, or a single value was given
+                instead of an iterable.
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            MirrorError: With ``mirror=``: the file is missing or unusable.
         """
         offline = self._offline()
         if offline is not None:
@@ -854,7 +1111,22 @@ class NeuroMorpho:
     def pvec_many(
         self, ids_or_records: Iterable[int | Mapping[str, Any]]
     ) -> dict[int, dict[str, Any]]:
-        """Persistence vectors of many neurons, keyed by ``neuron_id``; as :meth:`morphometry_many`."""
+        """Persistence vectors of many neurons, keyed by ``neuron_id``, in the order given.
+
+        Args:
+            ids_or_records: Neuron ids (``int``) or records with a ``neuron_id``.
+
+        Returns:
+            ``{neuron_id: persistence vector}``; neurons without one are absent.
+
+        Raises:
+            TypeError: As :meth:`morphometry_many`.
+            APIError: The server answered with an unexpected status or body
+                (:class:`ServiceUnavailable` during an outage).
+            requests.exceptions.RequestException: The server could not be reached, after
+                the session's retries.
+            MirrorError: With ``mirror=``: the file is missing or unusable.
+        """
         offline = self._offline()
         if offline is not None:
             return offline.pvec_many(ids_or_records)
@@ -878,7 +1150,9 @@ class NeuroMorpho:
         Args:
             path: the mirror file; by default this client's ``mirror``, else
                 ``$NEUROMORPHO_MIRROR``, else ``mirror.sqlite`` in the user's data directory.
-            morphometry, pvec, literature: also keep these (morphometry by default).
+            morphometry: also keep the morphometry.
+            pvec: also keep the persistence vectors.
+            literature: also keep the literature.
             full: fetch every record, which finds records edited in place too; otherwise
                 only what a few cheap requests show has changed (an unchanged server costs
                 at most 5 requests).
@@ -920,7 +1194,11 @@ class NeuroMorpho:
 
     @property
     def synced_at(self) -> datetime.datetime | None:
-        """When the mirror's last complete sync finished (UTC); ``None`` without a mirror."""
+        """When the mirror's last complete sync finished (UTC); ``None`` without a mirror.
+
+        Raises:
+            MirrorError: ``mirror=`` names a file that does not exist yet.
+        """
         offline = self._offline()
         return None if offline is None else offline.synced_at
 
@@ -983,7 +1261,20 @@ class NeuroMorpho:
         Needs pandas: ``pip install "neuromorpho-api[pandas]"``. Columns are typed as
         :meth:`SearchResult.to_dataframe` types them; ``raw=True`` keeps the values as served
         (numeric strings stay strings).
+
+        Args:
+            records: Records, e.g. from :meth:`search`.
+            raw: Keep the values as served.
+
+        Returns:
+            The DataFrame.
+
+        Raises:
+            ImportError: pandas is not installed.
         """
         from neuromorpho_api._frames import records_frame
+        from neuromorpho_api._results import SearchResult
 
+        if isinstance(records, SearchResult):
+            return records.to_dataframe(raw=raw)  # refuses a result already read
         return records_frame(records, raw=raw)

@@ -36,7 +36,16 @@ class NeuroMorphoError(Exception):
 
 
 class UnknownFieldError(NeuroMorphoError, ValueError):
-    """A field name is not one of the API's searchable fields."""
+    """A field name is not one of the API's searchable fields.
+
+    Args:
+        field: The name given.
+        suggestions: The closest known field names.
+
+    Attributes:
+        field: The name given.
+        suggestions: The closest known field names, best first (may be empty).
+    """
 
     def __init__(self, field: str, suggestions: Sequence[str] = ()) -> None:
         self.field = field
@@ -50,7 +59,18 @@ class UnknownFieldError(NeuroMorphoError, ValueError):
 class UnknownValueError(NeuroMorphoError, ValueError):
     """A criterion's value is not among the values the server lists for its field.
 
-    Such a search would match nothing; the error names the closest stored values.
+    Such a search would match nothing; the error names the closest stored values. The client
+    checks only when ``check_values=True`` (its default).
+
+    Args:
+        field: The criterion's field.
+        value: The value given.
+        suggestions: The closest values the server lists.
+
+    Attributes:
+        field: The criterion's field.
+        value: The value given.
+        suggestions: The closest values the server lists, best first (may be empty).
     """
 
     def __init__(self, field: str, value: str, suggestions: Sequence[str] = ()) -> None:
@@ -67,7 +87,17 @@ class UnknownValueError(NeuroMorphoError, ValueError):
 
 
 class APIError(NeuroMorphoError):
-    """The API answered with an unexpected status code or body."""
+    """The API answered with an unexpected status code or body.
+
+    Args:
+        message: What went wrong, in words.
+        status: The HTTP status, if a response came.
+        url: The URL requested.
+
+    Attributes:
+        status: The HTTP status, or ``None``.
+        url: The URL requested, or ``None``.
+    """
 
     def __init__(self, message: str, *, status: int | None = None, url: str | None = None) -> None:
         self.status = status
@@ -80,6 +110,14 @@ class NeuronNotFound(APIError, LookupError):
 
     Also an :class:`APIError`, like :class:`ArticleNotFound`; ``status`` is 404 when the server
     was asked, ``None`` for an id it cannot hold (no request is made).
+
+    Args:
+        key: The neuron id (int) or name (str) asked for.
+        message: Replaces the default message.
+        url: The URL requested, if any.
+
+    Attributes:
+        key: The neuron id or name asked for.
     """
 
     def __init__(
@@ -94,7 +132,15 @@ class NeuronNotFound(APIError, LookupError):
 
 
 class ArticleNotFound(APIError, LookupError):
-    """No literature article has the requested id."""
+    """No literature article has the requested id.
+
+    Args:
+        article_id: The article id asked for.
+        url: The URL requested.
+
+    Attributes:
+        article_id: The article id asked for.
+    """
 
     def __init__(self, article_id: str, *, url: str | None = None) -> None:
         self.article_id = article_id

@@ -21,6 +21,7 @@ __all__ = [
     "has_ssl_reason",
     "is_dh_key_too_small",
     "short",
+    "troubleshooting",
 ]
 
 # Subclasses of ssl.SSLError that mean the connection was closed, not that TLS was refused.
@@ -149,6 +150,15 @@ def describe(
     return f"connection error: {short(chain[-1] if len(chain) > 1 else error)}", True
 
 
+# The troubleshooting page of the documentation; each hint ends with its section.
+TROUBLESHOOTING = "https://neuromorpho-api.readthedocs.io/en/latest/troubleshooting.html"
+
+
+def troubleshooting(anchor: str) -> str:
+    """The address of one section of the troubleshooting page, e.g. ``"site-down"``."""
+    return f"{TROUBLESHOOTING}#{anchor}"
+
+
 def explain_ssl_error(error: BaseException, host: str | None) -> str | None:
     """A one-sentence hint about a TLS failure, or None when there is nothing useful to add."""
     if is_dh_key_too_small(error):
@@ -157,16 +167,21 @@ def explain_ssl_error(error: BaseException, host: str | None) -> str | None:
                 "the server's Diffie-Hellman group was refused even at OpenSSL security level 1; "
                 "this happens when OpenSSL runs in FIPS mode or a system crypto policy forbids "
                 "1024-bit groups. Run `neuromorpho doctor` for details, or use the plain-HTTP "
-                'mirror: NeuroMorpho("http://cng.gmu.edu:8080/neuroMorpho")'
+                'mirror: NeuroMorpho("http://cng.gmu.edu:8080/neuroMorpho"); see '
+                + troubleshooting("fips-and-crypto-policies")
             )
         return (
             f"{host!r} offers a Diffie-Hellman group below 2048 bits; neuromorpho_api lowers the "
-            "security level only for " + " and ".join(sorted(NEUROMORPHO_HOSTS))
+            "security level only for "
+            + " and ".join(sorted(NEUROMORPHO_HOSTS))
+            + "; see "
+            + troubleshooting("dh-key-too-small")
         )
     if has_ssl_reason(error, "CERTIFICATE_VERIFY_FAILED"):
         return (
             "the server certificate could not be verified. If a proxy or firewall inspects TLS, "
             "pass its CA bundle with verify='/path/to/ca.pem' (or set REQUESTS_CA_BUNDLE); "
-            "never switch verification off for real data"
+            "never switch verification off for real data; see "
+            + troubleshooting("certificate-verify-failed")
         )
     return None

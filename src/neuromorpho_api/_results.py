@@ -172,9 +172,14 @@ class SearchResult(Iterator[dict[str, Any]]):
 
     - ``len(result)``: how many records the search gives, from the server's total on the first
       page (capped at ``limit``); it costs that one page, which the iteration then reuses.
-    - :meth:`to_dataframe`: the records not yet iterated over, as a typed DataFrame.
+    - :meth:`to_dataframe`: all the records as a typed DataFrame (on a result not yet read).
     - ``repr()`` and the notebook view show the total and the first few records; they fetch at
       most the first page and never consume the iteration.
+
+    Iterating (or ``len()``) raises what :meth:`NeuroMorpho.search` documents:
+    :class:`APIError` for an unexpected answer, and at the end if fewer distinct records
+    arrived than the server announced; :mod:`requests` exceptions when the server cannot be
+    reached. Reaching ``limit``, or :meth:`close`, ends it quietly.
     """
 
     def __init__(self, pages: Records, *, what: str = "neurons") -> None:
@@ -197,7 +202,10 @@ class SearchResult(Iterator[dict[str, Any]]):
         return self._pages.count()
 
     def close(self) -> None:
-        """Stop: no more pages are fetched, and iteration ends."""
+        """Stop: no more pages are fetched, and iteration ends.
+
+        Also called on leaving a ``with`` block over the result.
+        """
         self._closed = True
         if self._records is not None:
             self._records.close()
@@ -215,10 +223,32 @@ class SearchResult(Iterator[dict[str, Any]]):
         list fields as lists, missing markers (``null``, ``""``, ``"Not reported"``...) as
         missing values and strings stripped. ``raw=True`` keeps every value as served.
         Needs pandas: ``pip install "neuromorpho-api[pandas]"``.
+
+        Args:
+            raw: Keep every value as served (numeric strings stay strings).
+
+        Returns:
+            The DataFrame; it consumes the iteration.
+
+        Raises:
+            RuntimeError: The result was already iterated over (or closed): a second read
+                would silently give fewer rows, so run the search again.
+            ImportError: pandas is not installed.
+            APIError: As iterating does.
         """
         from neuromorpho_api._frames import records_frame
 
+        if self.consumed:
+            raise RuntimeError(
+                "this search result was already read (it is a one-pass iterator): run the "
+                "search again, or keep the records with list(result) the first time"
+            )
         return records_frame(self, raw=raw)
+
+    @property
+    def consumed(self) -> bool:
+        """Whether iteration has started or the result was closed: its records are not all ahead."""
+        return self._records is not None or self._closed
 
     def _peek(self) -> tuple[int, list[dict[str, Any]]] | str:
         """(count, first records), or the error that fetching the first page raised."""
@@ -227,6 +257,10 @@ class SearchResult(Iterator[dict[str, Any]]):
         except Exception as error:  # a repr shows the error; iterating raises it
             return f"{type(error).__name__}: {error}"
         return count, self._pages.preview[: min(count, _PREVIEW_ROWS)]
+
+    def _read_note(self) -> str:
+        # The preview shows the first page even after the records were handed out; say so.
+        return " (already read: search again to iterate)" if self.consumed else ""
 
     def _amount(self, count: int) -> str:
         return f"{count} {self._what[:-1] if count == 1 else self._what}"
@@ -241,7 +275,7 @@ class SearchResult(Iterator[dict[str, Any]]):
         if isinstance(peek, str):
             return f"<SearchResult: {peek}>"
         count, rows = peek
-        head = f"<SearchResult: {self._amount(count)}"
+        head = f"<SearchResult: {self._amount(count)}{self._read_note()}"
         if not rows:
             return head + ">"
         columns = self._columns(rows)
@@ -257,7 +291,7 @@ class SearchResult(Iterator[dict[str, Any]]):
         if isinstance(peek, str):
             return f"<p>SearchResult: {html.escape(peek)}</p>"
         count, rows = peek
-        caption = f"SearchResult: {self._amount(count)}"
+        caption = f"SearchResult: {self._amount(count)}{self._read_note()}"
         if count > len(rows) and rows:
             caption += f" (first {len(rows)} shown)"
         if not rows:

@@ -45,14 +45,10 @@ _PARSER = Retry(0)
 def backoff_time(retry: int) -> float:
     """Seconds to wait before retry number *retry* (1 for the first) if the server said nothing.
 
-    Parameters
-    ----------
-    retry : int
-        How many consecutive attempts have failed.
+    Args:
+        retry: How many consecutive attempts have failed.
 
-    Returns
-    -------
-    float
+    Returns:
         0.5 s, 1 s, 2 s, ... up to :data:`MAX_BACKOFF`, each shortened at random by up to a
         half, so that the clients (or workers) that failed together do not retry together.
     """
@@ -64,14 +60,10 @@ def backoff_time(retry: int) -> float:
 def parse_retry_after(value: str | None) -> float | None:
     """The seconds a ``Retry-After`` header value asks to wait, not capped.
 
-    Parameters
-    ----------
-    value : str or None
-        The header value: seconds, or an HTTP date.
+    Args:
+        value: The header value: seconds, or an HTTP date.
 
-    Returns
-    -------
-    float or None
+    Returns:
         0 for a date in the past; ``None`` when the header is absent or unreadable, which
         callers treat as no advice (they back off as usual) rather than as an error.
     """

@@ -45,6 +45,19 @@ class NeuroMorphoSession(requests.Session):
     It also answers the module-level names scripts use from ``requests`` (``exceptions``,
     ``codes``, ``HTTPError``, ``Session``...), so ``from neuromorpho_api import requestor as
     requests`` is a drop-in replacement.
+
+    Args:
+        timeout: Default for requests that give no ``timeout``: seconds, ``(connect, read)``
+            seconds, or ``None`` for no limit.
+        retries: How many times an idempotent request is retried (connection errors, 408,
+            425, 429 and 5xx except 501), or a :class:`urllib3.util.Retry` used as it is; ``0``
+            disables retries. Default (``None``): 5, with exponential backoff and jitter,
+            honouring ``Retry-After`` up to 60 s.
+        pool_maxsize: Connections kept open per host; raise it to match the number of
+            threads sharing the session.
+
+    Attributes:
+        timeout: The default timeout; assign to change it for later requests.
     """
 
     __attrs__ = [*requests.Session.__attrs__, "timeout"]  # noqa: RUF012 (requests declares it this way)
@@ -104,7 +117,41 @@ class NeuroMorphoSession(requests.Session):
         cert: Any = None,
         json: Any = None,
     ) -> requests.Response:
-        """Send a request; as :meth:`requests.Session.request`, with a default timeout."""
+        """Send a request, as :meth:`requests.Session.request` does.
+
+        Args:
+            method: The HTTP method, such as ``"GET"``.
+            url: The URL.
+            params: Query parameters. All arguments but ``timeout`` reach requests
+                unchanged.
+            data: The request body.
+            headers: Extra headers.
+            cookies: Extra cookies.
+            files: Files for a multipart upload.
+            auth: Authentication.
+            timeout: Seconds, ``(connect, read)`` seconds, or ``None`` to wait forever; when
+                not given, :attr:`timeout` applies.
+            allow_redirects: Follow redirects.
+            proxies: Proxies by scheme or URL, on top of the environment's.
+            hooks: Event hooks.
+            stream: Do not download the body until it is read.
+            verify: A CA bundle file or directory to trust instead of certifi's roots
+                (default ``True``: certifi, or ``REQUESTS_CA_BUNDLE``). ``False`` turns
+                verification off, as in requests; do not.
+            cert: Client certificate file, or ``(cert, key)``.
+            json: A body to send as JSON.
+
+        Returns:
+            The response, whatever its status (call ``raise_for_status()`` to check it).
+
+        Raises:
+            requests.exceptions.SSLError: The TLS handshake or certificate verification
+                failed; for NeuroMorpho.Org, the message ends with a hint about the cause.
+            requests.exceptions.Timeout: No connection or no data within ``timeout``, after
+                the retries.
+            requests.exceptions.ConnectionError: The server could not be reached, after the
+                retries.
+        """
         # requests' own parameter list, so that arguments keep their meaning by position too;
         # everything is passed on by name.
         return super().request(
@@ -127,12 +174,35 @@ class NeuroMorphoSession(requests.Session):
         )
 
     def get(self, url: str | bytes, params: Any = None, **kwargs: Any) -> requests.Response:
-        """Send a GET request; ``params`` may be positional, as in ``requests.get``."""
+        """Send a GET request; ``params`` may be positional, as in ``requests.get``.
+
+        Args:
+            url: The URL.
+            params: Query parameters.
+            **kwargs: Any argument of :meth:`request`.
+
+        Returns:
+            The response, whatever its status.
+
+        Raises:
+            requests.exceptions.RequestException: As :meth:`request`.
+        """
         kwargs.setdefault("allow_redirects", True)
         return self.request("GET", url, params=params, **kwargs)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        """Send a prepared request; without a ``timeout``, :attr:`timeout` applies."""
+        """Send a prepared request; without a ``timeout``, :attr:`timeout` applies.
+
+        Args:
+            request: The prepared request.
+            **kwargs: As :meth:`requests.Session.send`.
+
+        Returns:
+            The response, whatever its status.
+
+        Raises:
+            requests.exceptions.RequestException: As :meth:`request`.
+        """
         kwargs.setdefault("timeout", self.timeout)
         return super().send(request, **kwargs)
 

@@ -90,6 +90,18 @@ def ssl_context(
     verification are on. Trust comes from *cafile*, *capath* or *cadata* when given, otherwise
     from the CA bundle that requests uses (certifi). Use it only for connections to
     :data:`NEUROMORPHO_HOSTS`; everything else should keep its client's default context.
+
+    Args:
+        cafile: A PEM file of CA certificates to trust.
+        capath: A directory of hashed CA certificates to trust.
+        cadata: PEM text of CA certificates to trust.
+
+    Returns:
+        A new context at OpenSSL security level 1, TLS 1.2 or later.
+
+    Raises:
+        FileNotFoundError: *cafile* or *capath* does not exist.
+        ssl.SSLError: The CA certificates cannot be read.
     """
     context = _new_context(verify=True)
     if cafile is None and capath is None and cadata is None:

@@ -131,18 +131,22 @@ def png_url(base: str, archive: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class NeuronFiles:
-    """URLs of the files NeuroMorpho.Org serves for one neuron."""
+    """URLs of the files NeuroMorpho.Org serves for one neuron.
+
+    Attributes:
+        swc (str): Standardized SWC (``CNG version``): what most users want.
+        original (str | None): The file as uploaded (``Source-Version``); ``None`` if the
+            format has no extension.
+        standardization_log (str): Log of the standardization steps (``.std``).
+        remaining_issues (str): Issues left after standardization (``.CNG.swc.std``).
+        png (str): Image of the reconstruction.
+    """
 
     swc: str
-    """Standardized SWC (``CNG version``): what most users want."""
     original: str | None
-    """The file as uploaded (``Source-Version``); ``None`` if the format has no extension."""
     standardization_log: str
-    """Log of the standardization steps (``.std``)."""
     remaining_issues: str
-    """Issues left after standardization (``.CNG.swc.std``)."""
     png: str
-    """Image of the reconstruction."""
 
 
 def _text(record: Mapping[str, Any], key: str) -> str:

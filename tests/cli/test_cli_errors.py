@@ -130,28 +130,31 @@ def test_a_value_error_from_the_client_is_its_message_on_one_line(
     )
 
 
-def test_an_unknown_value_is_a_usage_error(
+def test_an_unknown_value_is_a_usage_error_with_the_shell_hint(site: Emulator) -> None:
+    """Exit 2 like an unknown field, with the suggestions and the command that lists the
+    values, not the Python advice (``check_values=False``) of the exception's own message."""
+    result = run(["count", "species=rats"], site)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "neuromorpho: error: no neuron has species='rats'; did you mean 'rat'? "
+        "(run `neuromorpho values species`)"
+    ]
+
+
+def test_an_unknown_value_without_suggestions_still_names_the_command(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The client's UnknownValueError exits 2, like an unknown field, with its message.
-
-    The CLI looks the class up when it fails (it may be newer than this version's client), so
-    a stand-in with the same name and bases checks the CLI alone, whatever its constructor.
-    """
-
-    class UnknownValueError(_errors.NeuroMorphoError, ValueError):
-        pass
-
-    monkeypatch.setattr(_errors, "UnknownValueError", UnknownValueError, raising=False)
-
     def count(self: NeuroMorpho, criteria: object) -> int:
-        raise UnknownValueError("unknown species 'rats'; did you mean 'rat'?")
+        raise _errors.UnknownValueError("species", "zzz")
 
     monkeypatch.setattr(NeuroMorpho, "count", count)
-    assert _cli.main(["count", "species=rats"]) == 2
-    assert capsys.readouterr().err == (
-        "neuromorpho: error: unknown species 'rats'; did you mean 'rat'?\n"
+    assert _cli.main(["count", "species=zzz"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "neuromorpho: error: no neuron has species='zzz' (run `neuromorpho values species`)\n"
     )
+    assert "check_values" not in err
 
 
 def test_a_broken_ca_bundle_variable_is_named(tmp_path: Path, site: Emulator) -> None:

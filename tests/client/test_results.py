@@ -194,7 +194,6 @@ def test_the_missing_markers_seen_in_these_records_are_missing(nmo: NeuroMorpho)
 
 
 def test_raw_keeps_the_served_strings(emu: Emulator, nmo: NeuroMorpho) -> None:
-    pytest.importorskip("pandas")
     records = list(nmo.search(archive="Jacobs"))
     frame = nmo.search(archive="Jacobs").to_dataframe(raw=True)
     assert frame.to_dict("records")[0] == records[0]
@@ -202,7 +201,6 @@ def test_raw_keeps_the_served_strings(emu: Emulator, nmo: NeuroMorpho) -> None:
 
 
 def test_a_column_with_an_unreadable_number_stays_text() -> None:
-    pytest.importorskip("pandas")
     records = [
         {"neuron_id": 1, "magnification": "40x", "surface": "1.5"},
         {"neuron_id": 2, "magnification": "100", "surface": "Not reported"},
@@ -328,3 +326,17 @@ def test_the_progress_extra_brings_the_notebook_widget() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "HBox" in result.stdout
+
+
+def test_a_result_already_read_refuses_a_second_dataframe(nmo: NeuroMorpho) -> None:
+    result = nmo.search(archive="Jacobs")
+    first = result.to_dataframe()
+    assert len(first) == len(result) > 0
+    with pytest.raises(RuntimeError, match="already read"):
+        result.to_dataframe()
+    with pytest.raises(RuntimeError, match="already read"):
+        NeuroMorpho.to_dataframe(result)
+    assert "already read" in repr(result) and "already read" in result._repr_html_()
+    fresh = nmo.search(archive="Jacobs")
+    assert "already read" not in repr(fresh)
+    assert len(fresh.to_dataframe()) == len(first)

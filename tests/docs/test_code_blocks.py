@@ -88,11 +88,9 @@ ILLUSTRATIVE: dict[tuple[str, str], str] = {
 }
 
 # A block defining a test function is meant to be pasted into a test file on its own, so it runs
-# in a fresh namespace and must bring its imports. Known exceptions, each to be fixed where it is:
-NOT_SELF_CONTAINED: dict[tuple[str, str], str] = {
-    ("testing.md", "def test_zero_hits_both_ways"): "testing.md is being rewritten (issue 14)",
-    ("testing.md", "def test_survives_503"): "testing.md is being rewritten (issue 14)",
-}
+# in a fresh namespace and must bring its imports. Known exceptions, each to be fixed where it is
+# (none at present):
+NOT_SELF_CONTAINED: dict[tuple[str, str], str] = {}
 
 # Placeholders in the docs, and what stands for them here.
 PLACEHOLDERS = ("/path/to/corporate-ca.pem", "/path/to/ca.pem")
@@ -250,6 +248,11 @@ def test_python_blocks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    # `sync()` and `mirror=True` use a mirror here, not in the user's data directory
+    # (platformdirs reads XDG_DATA_HOME on Linux); NEUROMORPHO_MIRROR would send the commands
+    # that blocks run offline.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("NEUROMORPHO_MIRROR", raising=False)
     # Clients other than requests do not read REQUESTS_CA_BUNDLE: a context made without a CA
     # file trusts the emulator here, as certifi's roots trust the real site.
     real_ssl_context = neuromorpho_api.ssl_context
@@ -323,7 +326,11 @@ def test_shell_blocks(page: str, neuromorpho_emulator: Emulator, tmp_path: Path)
         **os.environ,
         "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
         "SCRATCH": str(tmp_path),  # the cluster examples download into $SCRATCH
+        # `neuromorpho sync` and `--offline` write and read their default mirror here, not in
+        # the user's data directory (platformdirs reads XDG_DATA_HOME on Linux).
+        "XDG_DATA_HOME": str(tmp_path / "data"),
     }
+    base.pop("NEUROMORPHO_MIRROR", None)
     ran = 0
     for block in BLOCKS:
         if block.page != page or block.language not in SHELL or illustrative_reason(block):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -170,3 +171,16 @@ def test_an_identity_the_caller_made_is_trusted_while_active(pki: object) -> Non
         assert _pem(identity.ca) in _pem(os.environ["REQUESTS_CA_BUNDLE"])
         assert requestor.get("https://neuromorpho.org/api/health", timeout=10).ok
         assert emulator.environ()["REQUESTS_CA_BUNDLE"] == emulator.ca_bundle
+
+
+def test_a_script_that_never_stops_the_emulator_leaves_no_files(tmp_path: Path) -> None:
+    code = (
+        "import os, sys, tempfile\n"
+        f"tempfile.tempdir = {str(tmp_path)!r}\n"
+        "from neuromorpho_api.testing import Emulator\n"
+        "e = Emulator(20)\n"
+        "e.activate()\n"
+        "assert os.listdir(tempfile.tempdir)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    assert os.listdir(tmp_path) == []

@@ -188,7 +188,10 @@ def test_hinted_ssl_error_keeps_the_original_args(legacy: Emulator) -> None:
         NeuroMorphoSession().get("https://other.test/api/health")
     assert isinstance(error.value.args[0], MaxRetryError)
     assert "DH_KEY_TOO_SMALL" in str(error.value.args[0].reason)
-    assert str(error.value).endswith("only for neuromorpho.org and www.neuromorpho.org")
+    assert str(error.value).endswith(
+        "only for neuromorpho.org and www.neuromorpho.org; see "
+        "https://neuromorpho-api.readthedocs.io/en/latest/troubleshooting.html#dh-key-too-small"
+    )
 
 
 def test_get_takes_params_positionally_like_the_module(legacy: Emulator) -> None:

@@ -46,6 +46,7 @@ def test_real_dh_refusal_from_stock_requests(legacy: Emulator) -> None:
     assert describe(caught.value) == ("TLS failure: [SSL: DH_KEY_TOO_SMALL]", False)
     hint = explain_ssl_error(caught.value, "neuromorpho.org")
     assert hint is not None and "security level 1" in hint
+    assert hint.endswith("/troubleshooting.html#fips-and-crypto-policies")
     other = explain_ssl_error(caught.value, "example.org")
     assert other is not None and "only for neuromorpho.org and www.neuromorpho.org" in other
 
@@ -54,6 +55,7 @@ def test_certificate_failure_hint_is_found_by_reason_code() -> None:
     error = requests.exceptions.SSLError(_openssl_error("CERTIFICATE_VERIFY_FAILED"))
     hint = explain_ssl_error(error, "neuromorpho.org")
     assert hint is not None and "REQUESTS_CA_BUNDLE" in hint
+    assert hint.endswith("/troubleshooting.html#certificate-verify-failed")
     assert describe(error)[1] is False
 
 

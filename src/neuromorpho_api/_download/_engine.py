@@ -1,5 +1,8 @@
 """The download engine: records in, files out through a pool of workers, a report back.
 
+This module is long because the run loop and its stop paths (Ctrl-C, a full disk, a bad
+destination) unwind the same workers, manifest and metadata, and read best side by side.
+
 Workers (``workers`` daemon threads sharing one kept-alive session) each fetch one file at a
 time (:mod:`._fetch`). A rerun reads the manifest and skips files whose size (and sha256, with
 ``verify_existing``) still match. A file present but not in the manifest is never trusted,

@@ -1,5 +1,8 @@
 """One file from the server to its final name: the work each download worker does.
 
+This module is long because every check on a body (kind, size, time, length, ``HEAD``) is a
+step of one streaming loop whose clean-up rules hold for all of them.
+
 The body is streamed in 64 KiB chunks into ``.{name}.part-{random}`` in the destination,
 checked as it arrives (the content check of its kind, a size cap on the decoded bytes, a time
 limit for the whole file, then the byte count against ``Content-Length``) and hashed; the

@@ -24,29 +24,51 @@ Status = Literal["downloaded", "skipped", "failed"]
 
 
 class FileResult(NamedTuple):
-    """What happened to one record (passed to ``on_progress``)."""
+    """What happened to one file of one record: what ``on_progress`` receives.
+
+    One per file, in completion order, to the ``on_progress`` callback of
+    :meth:`NeuroMorpho.download`; a named tuple.
+
+    Attributes:
+        status (str): ``"downloaded"``, ``"skipped"`` (already complete) or ``"failed"``.
+        name (str): The neuron name, as the server wrote it.
+        neuron_id (int | None): The neuron id, if the record has one.
+        url (str): The URL fetched (or that would have been).
+        path (str): Where the file is (or would have been written).
+        size (int): Bytes written (downloaded) or found (skipped); 0 when failed.
+        reason (str): Why it was skipped or failed; empty when downloaded with a confirmed
+            length.
+        record (Mapping[str, Any]): The record it was made from.
+        kind (str): Which of the neuron's files: ``swc``, ``original``,
+            ``standardization_log``, ``remaining_issues`` or ``png``.
+        length_confirmed (bool): ``False`` when the server did not state the body's length
+            (a rerun checks it again).
+    """
 
     status: Status
     name: str
-    """The neuron name, as the server wrote it."""
     neuron_id: int | None
     url: str
     path: str
-    """Where the file is (or would have been written)."""
     size: int
-    """Bytes written (downloaded) or found (skipped); 0 when failed."""
     reason: str
-    """Why it was skipped or failed; empty when downloaded with a confirmed length."""
     record: Mapping[str, Any]
     kind: str = "swc"
-    """Which of the neuron's files: ``swc``, ``original``, ``standardization_log``, ..."""
     length_confirmed: bool = True
-    """False when the server did not state the body's length (a rerun checks it again)."""
 
 
 @dataclass(frozen=True)
 class DownloadFailure:
-    """A record whose file could not be downloaded and verified."""
+    """A record whose file could not be downloaded and verified.
+
+    Attributes:
+        name (str): The neuron name, as the server wrote it.
+        url (str): The URL that was tried.
+        reason (str): Why it failed, in words.
+        neuron_id (int | None): The neuron id, if the record has one.
+        path (str): Where the file would have been written.
+        kind (str): Which of the neuron's files (``swc``, ``png``, ...).
+    """
 
     name: str
     url: str
@@ -62,26 +84,36 @@ class DownloadFailure:
 
 @dataclass
 class DownloadReport:
-    """The outcome of :func:`download`: neuron names by outcome, failures with their reason.
+    """The outcome of :meth:`NeuroMorpho.download`: neuron names by outcome, failures with why.
 
-    With several ``kinds``, a neuron is listed once per file.
+    A download never raises for files that failed; it lists them here. With several
+    ``kinds``, a neuron is listed once per file.
+
+    Attributes:
+        dest (str): The destination directory.
+        downloaded (list[str]): Names of the neurons whose file was fetched by this run.
+        skipped (list[str]): Names of the neurons whose file was already complete in
+            ``dest``.
+        failed (list[DownloadFailure]): The records whose file could not be downloaded and
+            verified, with the reason.
+        bytes (int): Bytes written by this run.
+        seconds (float): How long the run took.
+        metadata_file (str | None): The metadata file written (with ``metadata=``), if any.
+        unconfirmed (list[str]): Names of downloaded neurons whose file length the server
+            did not state: kept, and fetched again by the next run to confirm it.
+        warnings (list[str]): Things to know that are not failures (e.g. a damaged
+            manifest).
     """
 
     dest: str
     downloaded: list[str] = field(default_factory=list)
-    """Names of the neurons whose file was fetched by this run."""
     skipped: list[str] = field(default_factory=list)
-    """Names of the neurons whose file was already complete in ``dest``."""
     failed: list[DownloadFailure] = field(default_factory=list)
     bytes: int = 0
-    """Bytes written by this run."""
     seconds: float = 0.0
     metadata_file: str | None = None
     unconfirmed: list[str] = field(default_factory=list)
-    """Names of downloaded neurons whose file length the server did not state: kept, and
-    fetched again by the next run to confirm it."""
     warnings: list[str] = field(default_factory=list)
-    """Things the caller should know that are not failures (e.g. a damaged manifest)."""
 
     @property
     def kept(self) -> int:
@@ -94,7 +126,11 @@ class DownloadReport:
         return not self.failed
 
     def raise_for_failures(self) -> None:
-        """Raise :class:`~neuromorpho_api.DownloadError` listing the failures, if any."""
+        """Raise if any record failed; do nothing otherwise.
+
+        Raises:
+            DownloadError: Some files failed; the message lists up to 20 of them.
+        """
         if self.failed:
             lines = "\n".join(f"  {failure}" for failure in self.failed[:20])
             more = f"\n  ... and {len(self.failed) - 20} more" if len(self.failed) > 20 else ""
@@ -154,6 +190,12 @@ class DownloadInterrupted(KeyboardInterrupt):
 
     A :class:`KeyboardInterrupt`, so ``except KeyboardInterrupt`` still catches it; what
     completed before is in :attr:`report` (and on disk, in the manifest: a rerun resumes).
+
+    Args:
+        report: What the run completed before it stopped.
+
+    Attributes:
+        report (DownloadReport): What the run completed before it stopped.
     """
 
     def __init__(self, report: DownloadReport) -> None:
@@ -167,6 +209,14 @@ class DiskFullError(OSError):
     """The destination ran out of space (or quota, or maximum file size): the run stopped.
 
     Every file listed in :attr:`report` is complete and in the manifest: a rerun resumes.
+    An :class:`OSError` with the original ``errno``.
+
+    Args:
+        code: The ``errno`` (``ENOSPC``, ``EDQUOT``, ``EFBIG``), if known.
+        report: What the run completed before it stopped.
+
+    Attributes:
+        report (DownloadReport): What the run completed before it stopped.
     """
 
     def __init__(self, code: int | None, report: DownloadReport) -> None:

@@ -33,7 +33,18 @@ class MirrorLockedError(MirrorError):
 
 
 class OfflineUnsupportedError(MirrorError, ValueError):
-    """A query the mirror cannot answer exactly as the server would; names the clause."""
+    """A query the mirror cannot answer exactly as the server would; names the clause.
+
+    Also a :class:`ValueError`. Ask the server (a client without ``mirror=``) instead.
+
+    Args:
+        clause: The part of the query that cannot be answered.
+        reason: Why not.
+
+    Attributes:
+        clause (str): The part of the query that cannot be answered.
+        reason (str): Why not.
+    """
 
     def __init__(self, clause: str, reason: str) -> None:
         self.clause = clause

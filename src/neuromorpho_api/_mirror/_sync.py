@@ -56,9 +56,17 @@ _DIFF_FIELDS = ("archive", "upload_date")
 class SyncReport:
     """What a sync changed and cost.
 
-    ``mismatches`` maps a field to ``{value: (server count, mirror count)}`` for every value
-    whose neuron count differs after the sync (empty when the mirror agrees with the
-    server); ``full`` tells whether every record was fetched.
+    Attributes:
+        added (int): Neurons added to the mirror.
+        updated (int): Neurons whose record changed.
+        removed (int): Neurons removed (gone from the server).
+        total (int): Neurons in the mirror after the sync.
+        requests (int): Requests sent.
+        seconds (float): How long the sync took.
+        full (bool): Whether every record was fetched.
+        mismatches (dict[str, dict[str, tuple[int, int]]]): For each field, ``{value:
+            (server count, mirror count)}`` for every value whose neuron count differs after
+            the sync; empty when the mirror agrees with the server.
     """
 
     added: int

@@ -85,11 +85,23 @@ class Emulator:
         https_proxy: serve the proxy over TLS (an HTTPS proxy) instead of plain HTTP.
         proxy_port: port of the loopback proxy (default: any free one).
 
+    Attributes:
+        database (SyntheticDatabase): The database served: the ground truth for assertions.
+        base_url (str): The site root the emulator answers for (``https://neuromorpho.org``);
+            clients keep using the real URL.
+        identity (Identity): The certificate chain, key and CA served (a new one's key file
+            is already deleted).
+        hosts (frozenset[str]): The host names routed to the emulator while it is active.
+        isolate (bool): Whether other non-loopback names fail to resolve while it is active.
+
+    The TLS :attr:`profile`, the :attr:`latency`, the :attr:`options`, the :attr:`faults`,
+    the ports and the logs (:attr:`requests`, :attr:`handshakes`) are properties, below.
+
     Raises:
-        ImportError: no *identity* is given and trustme is not installed.
+        ImportError: No *identity* is given and trustme is not installed.
+        ValueError: *profile* is not one of :data:`PROFILES`.
     """
 
-    #: The site root the emulator answers for; clients keep using the real URL.
     base_url = "https://neuromorpho.org"
 
     def __init__(
@@ -110,7 +122,6 @@ class Emulator:
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown TLS profile {profile!r}; choose from {PROFILES}")
-        #: The :class:`SyntheticDatabase` served: the ground truth for assertions.
         self.database = (
             database if database is not None else SyntheticDatabase(n_neurons, seed=seed)
         )
@@ -121,7 +132,6 @@ class Emulator:
         self._pki_dir: str | None = None
         if identity is None:
             identity, key_file = self._new_identity()
-        #: The certificate chain, key and CA served (a new one's key file is already deleted).
         self.identity = identity
         # Anyone can present the shipped key, so trusting its CA is never exported.
         self._public_key = _same_bytes(identity.ca, data_file("emulator-ca.pem"))
@@ -188,7 +198,8 @@ class Emulator:
 
     @property
     def latency(self) -> float:
-        """One network round trip in seconds (settable); see ``latency`` above."""
+        """One network round trip in seconds (settable): charged per request, per TCP connect
+        and per TLS handshake flight."""
         return self._servers.latency
 
     @latency.setter
@@ -219,7 +230,11 @@ class Emulator:
 
     @property
     def ca_bundle(self) -> str:
-        """A bundle with certifi's roots plus the emulator's CA (created on start)."""
+        """A bundle with certifi's roots plus the emulator's CA (created on start).
+
+        Raises:
+            RuntimeError: The emulator was not started.
+        """
         if self._workdir is None:
             raise RuntimeError("start the emulator first")
         return os.path.join(self._workdir, "ca-bundle.pem")
@@ -236,10 +251,16 @@ class Emulator:
     # -- life cycle ----------------------------------------------------------------------------
 
     def start(self) -> Emulator:
-        """Start serving (without routing anything to it yet)."""
+        """Start serving (without routing anything to it yet); a no-op if started.
+
+        Returns:
+            The emulator itself, for ``emulator = Emulator().start()``.
+        """
         with self._lock:
             if not self._started:
                 self._workdir = tempfile.mkdtemp(prefix="neuromorpho-emulator-")
+                # Removed by stop(), or at exit for a script that never calls it.
+                weakref.finalize(self, shutil.rmtree, self._workdir, True)
                 self._write_bundle(os.path.join(self._workdir, "ca-bundle.pem"))
                 self._servers.start()
                 self._started = True
@@ -283,7 +304,11 @@ class Emulator:
         self._activations.append((table, saved))
 
     def deactivate(self) -> None:
-        """Undo the latest :meth:`activate`."""
+        """Undo the latest :meth:`activate`.
+
+        Raises:
+            IndexError: The emulator is not active.
+        """
         table, saved = self._activations.pop()
         deactivate(table)
         for name, value in saved.items():
@@ -294,7 +319,11 @@ class Emulator:
 
     @contextlib.contextmanager
     def active(self) -> Iterator[Emulator]:
-        """Context manager form of :meth:`activate` / :meth:`deactivate`."""
+        """Context manager form of :meth:`activate` / :meth:`deactivate`.
+
+        Yields:
+            The emulator, active for the ``with`` block.
+        """
         self.activate()
         try:
             yield self
@@ -360,7 +389,8 @@ class Emulator:
             import trustme  # noqa: F401
         except ImportError as error:
             raise ImportError(
-                f"the emulator makes a new CA and key for every run with trustme: {_INSTALL_HINT}"
+                f"the emulator makes a new CA and key for every run with trustme, which is not "
+                f"installed: {_INSTALL_HINT}"
             ) from error
         directory = tempfile.mkdtemp(prefix="neuromorpho-emulator-pki-")
         self._pki_dir = directory

@@ -87,37 +87,38 @@ class Reply:
 class EmulatorOptions:
     """Switches between candidate behaviours of the real server (mutable at run time).
 
-    :ivar zero_hits: neuron select with no hits, or a page past the last: ``"404"`` answers
-        404 with Spring error JSON (most likely real behaviour), ``"empty"`` a 200 page
-        without ``_embedded``.
-    :ivar oversize: ``size`` above 500: ``"clamp"`` serves 500 per page, ``"400"`` answers 400.
-    :ivar pvec_body: ``/api/pvec/id/{id}``: ``"json"`` serves the object, ``"empty"`` a 200
-        with an empty body (seen in 2023).
-    :ivar link_base: hrefs in bodies: ``"http"`` always ``http://neuromorpho.org`` (real),
-        ``"request"`` the base URL the request came in on.
-    :ivar integrity_field_name: how ``/api/neuron/fields`` spells the integrity field
-        (records always say ``physical_Integrity``).
-    :ivar down: the homepage shows the "Service Interruption Notice" and every
-        ``/api/neuron/...`` request answers 404 (other routes keep working, health says UP).
-    :ivar fields_page_size: default page size of ``/fields/{f}`` and ``/partition/{f}``;
-        None returns every value in one page unless ``size`` is given.
-    :ivar clause_join: how space-separated clauses in one ``q``/``fq`` combine (Solr's
-        default is OR; the real setting is unknown).
-    :ivar ignore_case: match string values in ``q``/``fq`` and POST bodies case-insensitively
-        (``species:Rat`` finds ``rat``); the real rule is unknown (reference §9).
-    :ivar fields_order: order of ``/fields/{f}`` values: ``"count"`` most frequent first,
-        ties in code-point order (Solr facet order), or ``"value"`` code-point order.
-    :ivar partition_order: order of ``/partition/{f}`` keys: ``"value"`` code-point order
-        (a Java ``TreeMap``), or ``"count"`` most frequent first, ties in code-point order.
-    :ivar bulk_select_omits: neuron ids that ``/api/morphometry/select`` and
-        ``/api/pvec/select`` leave out although ``/id/{id}`` serves them.
-    :ivar bulk_select_status: when set, those two selects answer this status (Spring error
-        JSON) instead of a page.
-    :ivar bulk_select_zero_hits: those selects with no hits (or a page past the last):
-        ``"empty"`` a 200 page without ``_embedded``, ``"404"`` a Spring 404.
-    :ivar server_time_per_row: seconds of server work per record in a page of a listing or
-        select (any collection), waited before the answer: the real site takes about 3.5 s
-        per 500-row page, i.e. ``0.007``.
+    Attributes:
+        zero_hits: Neuron select with no hits, or a page past the last: ``"404"`` answers
+            404 with Spring error JSON (most likely real behaviour), ``"empty"`` a 200 page
+            without ``_embedded``.
+        oversize: ``size`` above 500: ``"clamp"`` serves 500 per page, ``"400"`` answers 400.
+        pvec_body: ``/api/pvec/id/{id}``: ``"json"`` serves the object, ``"empty"`` a 200
+            with an empty body (seen in 2023).
+        link_base: Links in bodies: ``"http"`` always ``http://neuromorpho.org`` (real),
+            ``"request"`` the base URL the request came in on.
+        integrity_field_name: How ``/api/neuron/fields`` spells the integrity field
+            (records always say ``physical_Integrity``).
+        down: The homepage shows the "Service Interruption Notice" and every
+            ``/api/neuron/...`` request answers 404 (other routes keep working, health says UP).
+        fields_page_size: Default page size of ``/fields/{f}`` and ``/partition/{f}``;
+            None returns every value in one page unless ``size`` is given.
+        clause_join: How space-separated clauses in one ``q``/``fq`` combine (Solr's
+            default is OR; the real setting is unknown).
+        ignore_case: Match string values in ``q``/``fq`` and POST bodies case-insensitively
+            (``species:Rat`` finds ``rat``); the real rule is unknown.
+        fields_order: Order of ``/fields/{f}`` values: ``"count"`` most frequent first,
+            ties in code-point order (Solr facet order), or ``"value"`` code-point order.
+        partition_order: Order of ``/partition/{f}`` keys: ``"value"`` code-point order
+            (a Java ``TreeMap``), or ``"count"`` most frequent first, ties in code-point order.
+        bulk_select_omits: Neuron ids that ``/api/morphometry/select`` and
+            ``/api/pvec/select`` leave out although ``/id/{id}`` serves them.
+        bulk_select_status: When set, those two selects answer this status (Spring error
+            JSON) instead of a page.
+        bulk_select_zero_hits: Those selects with no hits (or a page past the last):
+            ``"empty"`` a 200 page without ``_embedded``, ``"404"`` a Spring 404.
+        server_time_per_row: Seconds of server work per record in a page of a listing or
+            select (any collection), waited before the answer: the real site takes about 3.5 s
+            per 500-row page, i.e. ``0.007``.
     """
 
     zero_hits: Literal["404", "empty"] = "404"

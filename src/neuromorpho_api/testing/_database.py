@@ -1,5 +1,9 @@
 """Deterministic synthetic NeuroMorpho.Org database for the offline emulator.
 
+This module is long because it is the one lookup and change surface (records, indexes,
+partitions, mutations, files) that the app reads; the data itself comes from the modules
+around it.
+
 Everything derives from ``(n_neurons, seed)`` through private :class:`random.Random`
 instances (never the global state) using only calls whose output is stable across
 Python 3.9-3.13, so two builds with the same arguments are identical everywhere. The
@@ -186,6 +190,9 @@ class SyntheticDatabase:
             in about a second; an index on ``neuron_id``, ``archive`` or ``upload_date``
             makes no record). Its records differ from an eager database's of the same
             size. Default: lazy above :data:`LAZY_ABOVE` neurons.
+
+    Raises:
+        ValueError: *n_neurons* is below 1.
     """
 
     def __init__(self, n_neurons: int = 3000, *, seed: int = 0, lazy: bool | None = None) -> None:

@@ -22,7 +22,17 @@ FaultKind = Literal["status", "reset", "truncate", "stall", "html"]
 
 @dataclass
 class Fault:
-    """A misbehaviour applied to the next *times* requests whose target matches *match*."""
+    """A misbehaviour applied to the next *times* requests whose target matches *match*.
+
+    Made by :meth:`FaultPlan.add`.
+
+    Attributes:
+        match (str): Regular expression searched in the request target (path and query).
+        kind (str): ``"status"``, ``"reset"``, ``"truncate"``, ``"stall"`` or ``"html"``.
+        times (int): How many matching requests it applies to.
+        params (dict): The kind's parameters (see :meth:`FaultPlan.add`).
+        hits (int): How many requests it has applied to so far.
+    """
 
     match: str
     kind: FaultKind
@@ -34,7 +44,14 @@ class Fault:
         self._pattern = re.compile(self.match)
 
     def matches(self, target: str) -> bool:
-        """Whether this fault applies to *target* (path and query)."""
+        """Whether this fault applies to *target* (path and query).
+
+        Args:
+            target: The request target.
+
+        Returns:
+            Whether :attr:`match` is found in it (hits and times aside).
+        """
         return self._pattern.search(target) is not None
 
 
@@ -54,6 +71,19 @@ class FaultPlan:
         full Content-Length but only part of the body, then close; ``stall`` (``seconds``,
         ``after_bytes``): pause before the body, or after that many body bytes; ``html``: a
         200 HTML error page instead of the real body.
+
+        Args:
+            match: Regular expression searched in the request target.
+            kind: ``"status"``, ``"reset"``, ``"truncate"``, ``"stall"`` or ``"html"``.
+            times: How many matching requests misbehave.
+            **params: The kind's parameters, above.
+
+        Returns:
+            The fault; its ``hits`` counts the requests it applied to.
+
+        Raises:
+            ValueError: An unknown *kind*.
+            re.error: *match* is not a regular expression.
         """
         if kind not in ("status", "reset", "truncate", "stall", "html"):
             raise ValueError(f"unknown fault kind {kind!r}")
@@ -71,6 +101,7 @@ class FaultPlan:
         return None
 
     def clear(self) -> None:
+        """Remove every fault."""
         with self._lock:
             self._faults.clear()
 

@@ -1,5 +1,8 @@
 """Records of the synthetic database: neurons, literature, morphometry, persistence vectors.
 
+This module is long because the draw order of its builders is the determinism contract:
+draws that must change together stay together.
+
 Each builder draws from its own :class:`random.Random`, in a fixed order, with calls whose
 output is stable across Python 3.9-3.13; reordering draws here changes every record.
 Archive sizes are fixed at the default ``n_neurons=3000`` and scale proportionally otherwise.

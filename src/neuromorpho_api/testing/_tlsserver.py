@@ -2,6 +2,9 @@
 redirect, and the CONNECT proxy (``_proxy``). Transport only: answers come from ``_app``,
 faults from ``_faults``.
 
+This module is long because the latency model and the server loop charge the same round
+trips and are checked together.
+
 Latency model (``latency`` is one network round trip, 0 by default): a new connection pays
 one round trip for the TCP connect, then one per TLS handshake flight the client waits for
 (a full TLS 1.2 handshake two, TLS 1.3 or a resumed session one), and every request one
