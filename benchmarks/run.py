@@ -411,6 +411,41 @@ def target_lines(targets: dict[str, Any], smoke: bool) -> list[str]:
     return lines
 
 
+def bench_emulator(neurons: int, repeat: int) -> Iterator[Row]:
+    """The emulator's own costs (these were wall-clock limits in unit tests once)."""
+    from neuromorpho_api.testing import EmulatorOptions, SyntheticDatabase
+    from neuromorpho_api.testing._app import NeuroMorphoApp
+
+    yield (
+        "emulator: build the default database (3,000 neurons)",
+        summary(timed(SyntheticDatabase, max(1, repeat // 4))),
+    )
+    yield (
+        f"emulator: build a {neurons:,}-neuron database",
+        summary(timed(lambda: SyntheticDatabase(neurons), 1)),
+    )
+    database = SyntheticDatabase()
+    app = NeuroMorphoApp(database, EmulatorOptions())
+
+    def page() -> None:
+        reply = app.handle(
+            "GET",
+            "/api/neuron/select?q=species:rat&size=500",
+            {},
+            b"",
+            base_url="https://neuromorpho.org",
+        )
+        assert reply.status == 200
+
+    page()  # warm the caches
+    yield "emulator: one 500-row search page (in process, no HTTP)", summary(timed(page, repeat))
+    record = database.neuron_by_id(database.large_file_id)
+    yield (
+        "emulator: generate its largest SWC file (~5 MB)",
+        summary(timed(lambda: database.swc(record), max(1, repeat // 20))),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -464,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.clear()
         os.environ.update(saved)
     show(bench_import(import_runs, targets))
+    show(bench_emulator(neurons * 2, repeat))
     machine["load average after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print("\n".join(target_lines(targets, args.smoke)))
     if args.json:

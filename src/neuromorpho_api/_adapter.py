@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import ssl
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
@@ -15,16 +18,29 @@ from requests.models import PreparedRequest, Response
 from urllib3.exceptions import ReadTimeoutError
 
 from neuromorpho_api._explain import explain_ssl_error
-from neuromorpho_api._tls import NEUROMORPHO_HOSTS, _new_context, is_neuromorpho_host
+from neuromorpho_api._tls import (
+    NEUROMORPHO_HOSTS,
+    _new_context,
+    extract_zipped_paths,
+    is_neuromorpho_host,
+)
+
+if TYPE_CHECKING:
+    # What types-requests says the hook returns; requests itself builds plain dicts.
+    from requests.adapters import _HostParams, _PoolKwargs
 
 __all__ = ["NeuroMorphoAdapter", "PlainAdapter", "pool_maxsize"]
 
 _Verify = Union[bool, str]
 _Cert = Union[str, tuple[str, str], None]
 _ContextKey = tuple[Optional[tuple[str, str]], Optional[tuple[str, Optional[str]]]]
+_Stamp = tuple[tuple[object, ...], ...]
+
+_HASHED_NAME = re.compile(r"[0-9a-f]{8}\.r?[0-9]+\Z")
 
 # Enough for every (verify, cert) combination a real program uses; bounded so a program that
-# cycles through temporary CA files cannot grow the cache without limit.
+# cycles through temporary CA files cannot grow the cache without limit. A rewritten file
+# replaces its entry rather than adding one.
 _MAX_CONTEXTS = 32
 
 
@@ -97,6 +113,7 @@ class NeuroMorphoAdapter(HTTPAdapter):
     """
 
     __attrs__ = [*HTTPAdapter.__attrs__, "hosts"]  # noqa: RUF012 (requests declares it this way)
+    hosts: frozenset[str] = NEUROMORPHO_HOSTS
 
     def __init__(self, *args: Any, hosts: Iterable[str] = NEUROMORPHO_HOSTS, **kwargs: Any) -> None:
         if not hasattr(HTTPAdapter, "build_connection_pool_key_attributes"):
@@ -112,18 +129,19 @@ class NeuroMorphoAdapter(HTTPAdapter):
                 f"the lowered security level is only for {sorted(NEUROMORPHO_HOSTS)}, "
                 f"not {sorted(unknown)}"
             )
-        # Set before super().__init__(), which calls init_poolmanager().
         self.hosts = hosts
-        self._contexts_lock = threading.Lock()
-        self._contexts: OrderedDict[_ContextKey, ssl.SSLContext] = OrderedDict()
         super().__init__(*args, **kwargs)
 
-    def __setstate__(self, state: Mapping[str, Any]) -> None:
-        # SSLContext does not pickle; contexts are rebuilt lazily after unpickling.
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        # Runs on construction and on unpickling, where the contexts cannot come along
+        # (SSLContext does not pickle): a new pool manager starts with no contexts.
         self._contexts_lock = threading.Lock()
-        self._contexts = OrderedDict()
-        self.hosts = NEUROMORPHO_HOSTS
-        super().__setstate__(dict(state))
+        self._contexts: OrderedDict[_ContextKey, tuple[_Stamp, ssl.SSLContext]] = OrderedDict()
+        # Every context this adapter made, including replaced ones still held by a pool.
+        self._built: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
 
     def applies_to(self, host: str | None) -> bool:
         """Whether requests to *host* use the lowered security level.
@@ -140,7 +158,7 @@ class NeuroMorphoAdapter(HTTPAdapter):
 
     def build_connection_pool_key_attributes(
         self, request: PreparedRequest, verify: _Verify, cert: _Cert = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> tuple[_HostParams, _PoolKwargs]:
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(
             request, verify, cert
         )
@@ -154,7 +172,9 @@ class NeuroMorphoAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
     def cert_verify(self, conn: Any, url: str, verify: _Verify, cert: _Cert) -> None:
-        super().cert_verify(conn, url, verify, cert)
+        # The stubs leave the base method untyped; this is the signature requests documents.
+        stock_cert_verify: Callable[[Any, str, _Verify, _Cert], None] = super().cert_verify
+        stock_cert_verify(conn, url, verify, cert)
         context = getattr(conn, "conn_kw", {}).get("ssl_context")
         if context is None or not self._owns(context):
             return
@@ -186,30 +206,77 @@ class NeuroMorphoAdapter(HTTPAdapter):
 
     def _owns(self, context: ssl.SSLContext) -> bool:
         with self._contexts_lock:
-            return any(context is known for known in self._contexts.values())
+            return context in self._built
 
     def _context_for(self, key: _ContextKey) -> ssl.SSLContext:
+        # What the files hold now, read before loading them: a file that changes during the
+        # load gets a new stamp, so the next request loads it again.
+        stamp = _stamp(key)
         with self._contexts_lock:
-            context = self._contexts.get(key)
-            if context is not None:
+            cached = self._contexts.get(key)
+            if cached is not None and cached[0] == stamp:
                 self._contexts.move_to_end(key)
-                return context
-            trust, client_cert = key
-            # One context per (verify, cert), never mutated once cached: a shared context
-            # would accumulate trust and client certificates across requests.
-            context = _new_context(verify=trust is not None)
-            if trust is not None:
-                kind, location = trust
-                if kind == "dir":
-                    context.load_verify_locations(capath=location)
-                else:
-                    context.load_verify_locations(cafile=location)
-            if client_cert is not None:
-                context.load_cert_chain(client_cert[0], client_cert[1])
-            self._contexts[key] = context
-            while len(self._contexts) > _MAX_CONTEXTS:
-                self._contexts.popitem(last=False)
+                return cached[1]
+            context = _load_context(key)
+            self._built.add(context)
+            if stamp is not None:
+                # Replaces the context for what the files held before, if any.
+                self._contexts[key] = (stamp, context)
+                self._contexts.move_to_end(key)
+                while len(self._contexts) > _MAX_CONTEXTS:
+                    self._contexts.popitem(last=False)
             return context
+
+
+def _load_context(key: _ContextKey) -> ssl.SSLContext:
+    # One context per (verify, cert) and per version of their files, never mutated once
+    # cached: a shared context would accumulate trust and client certificates across requests.
+    trust, client_cert = key
+    context = _new_context(verify=trust is not None)
+    if trust is not None:
+        kind, location = trust
+        if kind == "dir":
+            context.load_verify_locations(capath=location)
+        else:
+            context.load_verify_locations(cafile=location)
+    if client_cert is not None:
+        context.load_cert_chain(client_cert[0], client_cert[1])
+    return context
+
+
+def _stat_stamp(path: str) -> tuple[int, ...]:
+    # The inode catches a replacement by rename; ctime catches a rewrite of the same size whose
+    # mtime was set back, since only the kernel sets ctime.
+    info = os.stat(path)
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _stamp(key: _ContextKey) -> _Stamp | None:
+    """What the files of *key* hold, as far as their metadata tells; None if unreadable.
+
+    OpenSSL reads a CA directory lazily, only files named ``<subject hash>.<n>`` (``.r<n>`` for
+    CRLs), so each of those counts: adding, removing or rewriting any of them gives a new
+    stamp. A directory costs a ``stat`` per such file per request (~1 ms for a system store
+    of 145 CAs); a file costs one.
+    """
+    trust, client_cert = key
+    paths = [path for path in client_cert or () if path]
+    stamp: list[tuple[object, ...]] = []
+    try:
+        if trust is not None:
+            kind, location = trust
+            if kind == "dir":
+                with os.scandir(location) as entries:
+                    for entry in sorted(entries, key=lambda entry: entry.name):
+                        if not _HASHED_NAME.match(entry.name):
+                            continue
+                        with contextlib.suppress(OSError):  # a dangling link is no CA
+                            stamp.append((entry.name, *_stat_stamp(entry.path)))
+            paths.append(location)
+        stamp.extend(_stat_stamp(path) for path in paths)
+    except OSError:
+        return None
+    return tuple(stamp)
 
 
 def _context_key(verify: _Verify, cert: _Cert) -> _ContextKey | None:
@@ -223,7 +290,6 @@ def _context_key(verify: _Verify, cert: _Cert) -> _ContextKey | None:
     else:
         if verify is True:
             from requests import adapters
-            from requests.utils import extract_zipped_paths
 
             # The module global that stock cert_verify() reads, so both always agree.
             location = extract_zipped_paths(vars(adapters)["DEFAULT_CA_BUNDLE_PATH"])

@@ -16,7 +16,7 @@ import urllib3
 
 from neuromorpho_api._explain import describe, is_dh_key_too_small, short
 from neuromorpho_api._session import NeuroMorphoSession
-from neuromorpho_api._tls import NEUROMORPHO_HOSTS, SECURITY_LEVEL
+from neuromorpho_api._tls import NEUROMORPHO_HOSTS, SECURITY_LEVEL, extract_zipped_paths
 from neuromorpho_api._version import __version__
 
 __all__ = ["Diagnosis", "Probe", "TrustSetting", "diagnose"]
@@ -329,6 +329,6 @@ def diagnose(
 
 
 def _certifi_bundle() -> str:
-    from requests.utils import DEFAULT_CA_BUNDLE_PATH, extract_zipped_paths
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
-    return str(extract_zipped_paths(DEFAULT_CA_BUNDLE_PATH))
+    return extract_zipped_paths(DEFAULT_CA_BUNDLE_PATH)

@@ -79,6 +79,9 @@ class NeuroMorphoSession(requests.Session):
     JSONDecodeError = requests.JSONDecodeError
     Session: ClassVar[type[NeuroMorphoSession]]
 
+    # The class default also serves sessions unpickled from a state without a timeout.
+    timeout: TimeoutSpec = DEFAULT_TIMEOUT
+
     def __init__(
         self,
         *,
@@ -87,7 +90,7 @@ class NeuroMorphoSession(requests.Session):
         pool_maxsize: int = 10,
     ) -> None:
         super().__init__()
-        self.timeout: TimeoutSpec = timeout
+        self.timeout = timeout
         retry = default_retry() if retries is None else retries
         if isinstance(retry, int):
             retry = default_retry(retry)
@@ -97,7 +100,7 @@ class NeuroMorphoSession(requests.Session):
 
     def request(
         self,
-        method: str,
+        method: str | bytes,
         url: str | bytes,
         params: Any = None,
         data: Any = None,
@@ -202,10 +205,6 @@ class NeuroMorphoSession(requests.Session):
         """
         kwargs.setdefault("timeout", self.timeout)
         return super().send(request, **kwargs)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state.setdefault("timeout", DEFAULT_TIMEOUT)
-        super().__setstate__(state)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} timeout={self.timeout!r}>"

@@ -8,6 +8,7 @@ group; level 0 buys nothing for DH and re-opens SHA-1 signatures, so it is never
 from __future__ import annotations
 
 import ssl
+from typing import Callable
 
 __all__ = [
     "LEGACY_CIPHERS",
@@ -44,6 +45,15 @@ def is_neuromorpho_host(host: str | None) -> bool:
     if name.endswith("."):
         name = name[:-1]
     return name in NEUROMORPHO_HOSTS
+
+
+def extract_zipped_paths(path: str) -> str:
+    """*path*, or a copy on disk if it lies inside a zip archive (requests' own helper)."""
+    from requests import utils
+
+    # Typed here because the stubs leave requests' helper untyped.
+    extract: Callable[[str], str] = utils.extract_zipped_paths
+    return extract(path)
 
 
 def _new_context(*, verify: bool) -> ssl.SSLContext:
@@ -95,7 +105,7 @@ def ssl_context(
     """
     context = _new_context(verify=True)
     if cafile is None and capath is None and cadata is None:
-        from requests.utils import DEFAULT_CA_BUNDLE_PATH, extract_zipped_paths
+        from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
         cafile = extract_zipped_paths(DEFAULT_CA_BUNDLE_PATH)
     context.load_verify_locations(cafile=cafile, capath=capath, cadata=cadata)

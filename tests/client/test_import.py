@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -35,8 +36,15 @@ LAZY_MODULES = (
 
 def fresh(code: str) -> object:
     """Run ``code`` in a new interpreter (no pytest plugins loaded); return what it prints."""
+    # Unmeasured: coverage, when it measures a child process, loads sqlite3 into it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env=env,
     )
     return json.loads(result.stdout)
 

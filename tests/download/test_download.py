@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,28 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     recorded: list[float] = []
     monkeypatch.setattr(fetch, "_pause", lambda stop, seconds: recorded.append(seconds))
     return recorded
+
+
+class HeldStalls:
+    """The emulator's ``stall`` faults last until released, not for a number of seconds."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.outlasted: list[float] = []  # stalls that ended on their own: someone waited
+
+    def sleep(self, seconds: float) -> None:
+        if not self.release.wait(60):
+            self.outlasted.append(seconds)
+
+
+@pytest.fixture
+def held_stalls(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldStalls]:
+    from neuromorpho_api.testing import _faults
+
+    held = HeldStalls()
+    monkeypatch.setattr(_faults, "time", types.SimpleNamespace(sleep=held.sleep))
+    yield held
+    held.release.set()
 
 
 @pytest.fixture
@@ -390,15 +413,14 @@ def test_persistent_fault_is_reported_and_leaves_no_file(
 
 
 def test_stalled_response_times_out_and_is_retried(
-    emu: Emulator, tmp_path: Path, waits: list[float]
+    emu: Emulator, tmp_path: Path, waits: list[float], held_stalls: HeldStalls
 ) -> None:
     records = good_records(emu, 3)
     before, during = records[0], records[1]
     emu.faults.add(re.escape(emu.database.file_path(before)), "stall", seconds=1.5)
     emu.faults.add(re.escape(emu.database.file_path(during)), "stall", seconds=1.5, after_bytes=500)
-    started = time.monotonic()
     report = download(records, tmp_path, progress=False, timeout=(5, 0.3))
-    assert time.monotonic() - started < 1.4  # did not wait for the stalls to end
+    assert held_stalls.outlasted == []  # finished while both stalls still held
     assert report.ok and len(report.downloaded) == 3
     assert_complete(emu, tmp_path, records)
     assert len(file_requests(emu, during)) == 2
@@ -453,7 +475,9 @@ def test_retry_after_is_honoured(emu: Emulator, tmp_path: Path, waits: list[floa
     assert waits and all(6.5 <= w <= 7.0 for w in waits)
 
 
-def test_retry_after_pauses_every_worker(emu: Emulator, tmp_path: Path) -> None:
+def test_retry_after_pauses_every_worker(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     records = good_records(emu, 8)
     emu.faults.add(
         re.escape(emu.database.file_path(records[0])),
@@ -461,20 +485,20 @@ def test_retry_after_pauses_every_worker(emu: Emulator, tmp_path: Path) -> None:
         status=503,
         headers={"Retry-After": "1"},
     )
-    started = time.monotonic()
-    finished: list[float] = []
-    report = download(
-        records,
-        tmp_path,
-        progress=False,
-        workers=2,
-        on_progress=lambda result: finished.append(time.monotonic() - started),
+    # A clock that stands still: once the server has asked for a pause, each request that any
+    # worker starts afterwards must wait for it first (recorded, not slept).
+    monkeypatch.setattr(fetch, "time", types.SimpleNamespace(monotonic=lambda: 1000.0))
+    pauses: list[tuple[str, float]] = []
+    monkeypatch.setattr(
+        fetch,
+        "_pause",
+        lambda stop, seconds: pauses.append((threading.current_thread().name, seconds)),
     )
+    report = download(records, tmp_path, progress=False, workers=2)
     assert report.ok
-    # Only what the other worker had already started may finish during the pause (one file,
-    # two if it was quicker than the 503): without the pause all 7 others would.
-    assert sum(1 for t in finished if t < 0.9) <= 2
-    assert max(finished) >= 1.0
+    assert pauses, "nobody waited for Retry-After"
+    assert {seconds for _, seconds in pauses} == {1.0}  # the server's pause, no backoff
+    assert len({worker for worker, _ in pauses}) == 2  # both workers waited, not just one
 
 
 def test_retry_after_is_capped(emu: Emulator, tmp_path: Path, waits: list[float]) -> None:
@@ -723,7 +747,9 @@ def test_metadata_csv_joins_lists(emu: Emulator, tmp_path: Path) -> None:
 # -- Ctrl-C -------------------------------------------------------------------------------------
 
 
-def test_interrupt_from_callback_with_a_stalled_worker(emu: Emulator, tmp_path: Path) -> None:
+def test_interrupt_from_callback_with_a_stalled_worker(
+    emu: Emulator, tmp_path: Path, held_stalls: HeldStalls
+) -> None:
     records = good_records(emu, 40)
     stalled = records[0]
     # The first file stalls mid-body for longer than the test: its worker is stuck in a read.
@@ -731,18 +757,15 @@ def test_interrupt_from_callback_with_a_stalled_worker(emu: Emulator, tmp_path: 
         re.escape(emu.database.file_path(stalled)), "stall", seconds=4.0, after_bytes=1000
     )
     seen: list[FileResult] = []
-    interrupted_at = 0.0
 
     def stop_after_five(result: FileResult) -> None:
-        nonlocal interrupted_at
         seen.append(result)
         if len(seen) == 5:
-            interrupted_at = time.monotonic()
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         download(records, tmp_path, progress=False, timeout=(5, 30), on_progress=stop_after_five)
-    assert time.monotonic() - interrupted_at < 2.0  # did not wait for the stalled read
+    assert held_stalls.outlasted == []  # did not wait for the stalled read
     assert_clean(tmp_path)
     present = swc_files(tmp_path)
     assert stalled["neuron_name"] + ".CNG.swc" not in present

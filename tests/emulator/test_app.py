@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections import Counter
 from typing import Any
 from urllib.parse import quote
@@ -683,15 +682,16 @@ def test_ranges_and_validators(app: NeuroMorphoApp, db: SyntheticDatabase) -> No
     assert multi.status == 200
 
 
-# ------------------------------------------------------------------------------ speed
+# ------------------------------------------------------------------------------ big pages
+# How fast they are is measured by benchmarks/run.py, not asserted here.
 
 
-def test_a_500_row_page_is_fast(db: SyntheticDatabase) -> None:
+def test_500_row_pages_page_through_all_rats(db: SyntheticDatabase) -> None:
     app = NeuroMorphoApp(db, EmulatorOptions())
-    call(app, "/api/neuron/select?q=species:rat&size=500")  # warm the caches
-    start = time.perf_counter()
+    rats = db.search("species:rat")
+    seen = []
     for page in range(3):
         reply = call(app, f"/api/neuron/select?q=species:rat&size=500&page={page}")
         assert reply.status == 200
-    elapsed = (time.perf_counter() - start) / 3
-    assert elapsed < 0.25  # a few ms on a laptop
+        seen += ids_of(json.loads(reply.body))
+    assert seen == [r["neuron_id"] for r in rats][:1500]

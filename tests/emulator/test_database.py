@@ -6,7 +6,6 @@ import hashlib
 import json
 import re
 import statistics
-import time
 from collections import Counter
 from typing import Any
 
@@ -222,12 +221,10 @@ def test_other_sizes(n: int) -> None:
         assert len(other.search("neuron_name:CB_CKp25_2w_F_Animal01_*")) == 15
 
 
-def test_large_database_is_fast_and_scales() -> None:
-    start = time.perf_counter()
+def test_large_database_scales() -> None:
+    # Build times are measured by benchmarks/run.py, not asserted here.
     big = SyntheticDatabase(20000)
-    elapsed = time.perf_counter() - start
     assert len(big.neurons) == 20000
-    assert elapsed < 10  # about 0.6 s on a laptop
     rat = len(big.search("species:rat"))
     assert 5000 < rat < 10000
     assert len(big.search("neuron_name:CB_CKp25_2w_F_Animal01_*")) == 15
@@ -431,12 +428,9 @@ def test_size_distribution(db: SyntheticDatabase) -> None:
 def test_large_file(db: SyntheticDatabase) -> None:
     rec = db.neuron_by_id(db.large_file_id)
     assert rec is not None
-    start = time.perf_counter()
-    body = db.swc(rec)
-    elapsed = time.perf_counter() - start
+    body = db.swc(rec)  # how fast: benchmarks/run.py
     assert body is not None
     assert 4_900_000 <= len(body) <= 5_100_000
-    assert elapsed < 3  # about 0.12 s on a laptop
     assert len(_parse_swc(body)) > 50_000
 
 

@@ -233,5 +233,5 @@ def test_ca_bundle_is_loaded_once_per_context_not_per_connection(legacy: Emulato
     ]
     assert len(pools) == 1
     assert pools[0].ca_certs is None
-    assert pools[0].conn_kw["ssl_context"] in adapter._contexts.values()
+    assert pools[0].conn_kw["ssl_context"] in [c for _, c in adapter._contexts.values()]
     assert len(adapter._contexts) == 1

@@ -29,7 +29,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 
 from neuromorpho_api.testing._app import EmulatorOptions, NeuroMorphoApp, Reply
@@ -400,9 +400,11 @@ class Emulator:
         return identity, identity.private_key
 
     def _write_bundle(self, path: str) -> None:
-        from requests.utils import DEFAULT_CA_BUNDLE_PATH, extract_zipped_paths
+        from requests import utils
 
-        roots = extract_zipped_paths(DEFAULT_CA_BUNDLE_PATH)
+        # Typed here because the stubs leave requests' helper untyped.
+        extract_zipped_paths: Callable[[str], str] = utils.extract_zipped_paths
+        roots = extract_zipped_paths(utils.DEFAULT_CA_BUNDLE_PATH)
         with open(path, "wb") as bundle:
             with contextlib.suppress(OSError), open(roots, "rb") as source:
                 shutil.copyfileobj(source, bundle)
