@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Union
 
 from neuromorpho_api._errors import UnknownFieldError, UnknownValueError
+from neuromorpho_api._frames import DATE_FIELDS, NUMERIC_FIELDS
 
 __all__ = [
     "EXTRA_FIELDS",
@@ -43,34 +44,23 @@ EXTRA_FIELDS: frozenset[str] = frozenset(
 )
 """Search-index fields the server accepts but does not list in ``/api/neuron/fields``."""
 
-UNCHECKED_FIELDS: frozenset[str] = frozenset(
-    {
-        # one value per neuron, or nearly: the lists would cost dozens of pages
-        "neuron_id",
-        "neuron_name",
-        "note",
-        "png_url",
-        "reference_pmid",
-        "reference_doi",
-        # numbers and dates, compared as the server stores them ("45.0", "2006-08-01")
-        "upload_date",
-        "deposition_date",
-        "soma_surface",
-        "surface",
-        "volume",
-        "slicing_thickness",
-        "min_age",
-        "max_age",
-        "min_weight",
-        "max_weight",
-        "reported_value",
-        "reported_xy",
-        "reported_z",
-        "corrected_value",
-        "corrected_xy",
-        "corrected_z",
-    }
+UNCHECKED_FIELDS: frozenset[str] = (
+    frozenset(
+        {
+            # one value per neuron, or nearly: the lists would cost dozens of pages
+            "neuron_id",
+            "neuron_name",
+            "note",
+            "png_url",
+            "reference_pmid",
+            "reference_doi",
+        }
+    )
+    | (NUMERIC_FIELDS - {"magnification"})
+    | DATE_FIELDS
 )
+# Numbers and dates are compared as the server stores them ("45.0", "2006-08-01");
+# magnification has a few dozen values ("100", "60"), so a typo there is worth catching.
 """Neuron fields whose criteria values are not checked against ``/fields/{f}``: identifiers,
 free text, numbers and dates, where the value list is long and a value absent from it is a
 legitimate question (no neuron of that paper, age or day), not a typo."""

@@ -32,6 +32,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from neuromorpho_api._frames import NUMERIC_FIELDS
 from neuromorpho_api._mirror._errors import (
     REBUILD_HINT,
     MirrorCorruptError,
@@ -56,13 +57,7 @@ APPLICATION_ID = 0x4E4D4F4D  # "NMOM"
 SCHEMA_VERSION = 2  # 2: objects stored deflated (see _records)
 
 #: Record keys whose values are numbers written as strings (reference §4.2): also stored REAL.
-NUMERIC_KEYS = frozenset(
-    {
-        "reported_value", "reported_xy", "reported_z", "corrected_value", "corrected_xy",
-        "corrected_z", "soma_surface", "surface", "volume", "slicing_thickness", "min_age",
-        "max_age", "min_weight", "max_weight", "magnification",
-    }
-)  # fmt: skip
+NUMERIC_KEYS = NUMERIC_FIELDS
 
 #: Record keys with a B-tree index (the fields people filter on most).
 INDEXED_KEYS = frozenset(
