@@ -1,4 +1,8 @@
-"""The command line's parser: its help texts, the shared option groups, the argument types."""
+"""The command line's parser: its help texts, the shared option groups, the argument types.
+
+This module is long because every command's options and help text are declared in one
+``build_parser``, so the help pages stay consistent and read side by side.
+"""
 
 from __future__ import annotations
 
